@@ -1,0 +1,91 @@
+"""The `gan` command: a small router that hands `train` and `sample` to their Hydra apps.
+
+Hydra stays at this edge: each app turns its composed config into a call of a
+Hydra-free function (train.train, sample.sample). Bad input becomes one line on
+stderr and exit code 2, with no traceback.
+"""
+
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue
+
+from gan_cli.config import ConfigError
+
+log = logging.getLogger("gan_cli")
+USAGE = "usage: gan {train,sample} [OVERRIDES...]   (gan train --help, gan sample --help)"
+
+
+def conf_dir() -> str:
+    """Configs ship in the wheel as gan_cli/conf; in a source checkout they sit in ../conf."""
+    here = Path(__file__).resolve().parent
+    return str(here / "conf" if (here / "conf").is_dir() else here.parent / "conf")
+
+
+def clear_errors(fn):
+    """Turn ConfigError and missing mandatory values into one line and exit 2 (single runs)."""
+    @functools.wraps(fn)
+    def wrapper(cfg: DictConfig):
+        try:
+            return fn(cfg)
+        except (ConfigError, MissingMandatoryValue) as e:
+            msg = str(e).splitlines()[0]
+            if isinstance(e, MissingMandatoryValue):
+                msg = f"{e.full_key} is required: set it on the command line ({e.full_key}=...)"
+            if HydraConfig.get().mode == RunMode.MULTIRUN:
+                raise  # a sweep records the failure and goes on with the other jobs
+            print(f"error: {msg}", file=sys.stderr)
+            sys.exit(2)
+    return wrapper
+
+
+def run_dir(cfg: DictConfig) -> str:
+    """The run's directory: a resumed run continues in its own directory."""
+    resume = cfg.train.resume
+    if resume:
+        path = Path(str(resume))
+        if path.is_dir():
+            return str(path)
+        if path.parent.name == "checkpoints":
+            return str(path.parent.parent)
+    return HydraConfig.get().runtime.output_dir
+
+
+@hydra.main(config_path=conf_dir(), config_name="train", version_base="1.3")
+@clear_errors
+def train_app(cfg: DictConfig):
+    from gan_cli.train import train
+
+    results = train(cfg, run_dir(cfg))
+    if results["status"] == "interrupted":
+        sys.exit(130)
+
+
+@hydra.main(config_path=conf_dir(), config_name="sample", version_base="1.3")
+@clear_errors
+def sample_app(cfg: DictConfig):
+    from gan_cli.sample import sample
+
+    for path in sample(cfg.checkpoint, n=cfg.n, seed=cfg.seed, out=cfg.out, device=cfg.device):
+        print(f"wrote {path}")
+
+
+APPS = {"train": train_app, "sample": sample_app}
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        sys.exit(0 if args else 2)
+    if args[0] not in APPS:
+        print(f"gan: unknown command '{args[0]}'\n{USAGE}", file=sys.stderr)
+        sys.exit(2)
+    sys.argv = [f"gan {args[0]}"] + args[1:]
+    APPS[args[0]]()

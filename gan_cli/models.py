@@ -1,0 +1,163 @@
+"""Generators and discriminators. D returns logits; G's output matches the data's shape.
+
+Every constructor takes the data shape (from the dataset, at the call site) and
+z_dim, plus the keyword arguments of its YAML file in conf/model/.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from gan_cli.config import ConfigError, build
+
+
+def _is_image(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 3  # (C, H, W); 2D points have shape (2,)
+
+
+class MLPGenerator(nn.Module):
+    """z -> [Linear, ReLU] x layers -> Linear -> data; Tanh for images (data in [-1, 1])."""
+
+    def __init__(self, shape, z_dim: int, hidden: int = 128, layers: int = 3):
+        super().__init__()
+        self.shape, self.z_dim = tuple(shape), z_dim
+        dims = [z_dim] + [hidden] * layers
+        blocks = [m for a, b in zip(dims, dims[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
+        out = [nn.Tanh()] if _is_image(self.shape) else []
+        self.net = nn.Sequential(*blocks, nn.Linear(dims[-1], math.prod(self.shape)), *out)
+
+    def forward(self, z):  # (B, z_dim) -> (B, *shape)
+        return self.net(z).view(-1, *self.shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """data -> flatten -> [Linear, LeakyReLU(0.2)] x layers -> Linear -> logit."""
+
+    def __init__(self, shape, z_dim: int, hidden: int = 128, layers: int = 3):
+        super().__init__()
+        dims = [math.prod(shape)] + [hidden] * layers
+        blocks = [m for a, b in zip(dims, dims[1:]) for m in (nn.Linear(a, b), nn.LeakyReLU(0.2))]
+        self.net = nn.Sequential(nn.Flatten(), *blocks, nn.Linear(dims[-1], 1))
+
+    def forward(self, x):  # (B, *shape) -> (B,)
+        return self.net(x).squeeze(1)
+
+
+def dcgan_plan(size: int) -> tuple[int, int]:
+    """Split an image size into (base, n) with size = base * 2**n, base in {4, 7}, n >= 1."""
+    base, n = size, 0
+    while base % 2 == 0 and base > 7:
+        base, n = base // 2, n + 1
+    if base not in (4, 7) or n < 1:
+        raise ConfigError(
+            f"model=dcgan cannot build {size}x{size} images: sizes must be 4*2^n or 7*2^n "
+            "(8, 14, 16, 28, 32, 56, 64, 128, ...)"
+        )
+    return base, n
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN initialisation: conv weights ~ N(0, 0.02), batchnorm gamma ~ N(1, 0.02), beta = 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """z -> ConvT(base x base) -> [ConvT stride 2, BN, ReLU] ... -> ConvT stride 2 -> Tanh."""
+
+    def __init__(self, shape, z_dim: int, width: int = 64):
+        super().__init__()
+        channels, size = shape[0], shape[-1]
+        base, n = dcgan_plan(size)
+        self.z_dim = z_dim
+        widths = [width * 2**i for i in reversed(range(n))]  # e.g. 64px: [512, 256, 128, 64]
+        layers = [nn.ConvTranspose2d(z_dim, widths[0], base, 1, 0, bias=False),
+                  nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+        for a, b in zip(widths, widths[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, z):  # (B, z_dim) -> (B, C, size, size)
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """x -> Conv stride 2, LReLU -> [Conv stride 2, BN, LReLU] ... -> Conv(base x base) -> logit."""
+
+    def __init__(self, shape, z_dim: int, width: int = 64):
+        super().__init__()
+        channels, size = shape[0], shape[-1]
+        base, n = dcgan_plan(size)
+        widths = [width * 2**i for i in range(n)]  # e.g. 64px: [64, 128, 256, 512]
+        layers = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for a, b in zip(widths, widths[1:]):
+            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.LeakyReLU(0.2, True)]
+        layers += [nn.Conv2d(widths[-1], 1, base, 1, 0, bias=False)]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, x):  # (B, C, size, size) -> (B,)
+        return self.net(x).flatten()
+
+
+def _require_28(shape) -> None:
+    if not _is_image(shape) or tuple(shape[1:]) != (28, 28):
+        raise ConfigError(f"model=slides_mnist builds 28x28 images only, got data of shape {tuple(shape)}")
+
+
+class SlidesGenerator(nn.Module):
+    """The slides' G (seed 001): Dense 7*7*128, two 4x4 stride-2 ConvT(128), 7x7 Conv -> Tanh."""
+
+    def __init__(self, shape, z_dim: int = 100):
+        super().__init__()
+        _require_28(shape)
+        self.z_dim = z_dim
+        self.net = nn.Sequential(
+            nn.Linear(z_dim, 7 * 7 * 128), nn.LeakyReLU(0.2),
+            nn.Unflatten(1, (128, 7, 7)),                              # (B, 128, 7, 7)
+            nn.ConvTranspose2d(128, 128, 4, 2, 1), nn.LeakyReLU(0.2),  # (B, 128, 14, 14)
+            nn.ConvTranspose2d(128, 128, 4, 2, 1), nn.LeakyReLU(0.2),  # (B, 128, 28, 28)
+            nn.Conv2d(128, shape[0], 7, padding=3), nn.Tanh(),         # (B, C, 28, 28)
+        )
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class SlidesDiscriminator(nn.Module):
+    """The slides' D (seed 001): two 3x3 stride-2 Conv(64) with LeakyReLU and dropout, dense logit."""
+
+    def __init__(self, shape, z_dim: int = 100, dropout: float = 0.4):
+        super().__init__()
+        _require_28(shape)
+        self.net = nn.Sequential(
+            nn.Conv2d(shape[0], 64, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(dropout),  # (B, 64, 14, 14)
+            nn.Conv2d(64, 64, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(dropout),        # (B, 64, 7, 7)
+            nn.Flatten(), nn.Linear(64 * 7 * 7, 1),
+        )
+
+    def forward(self, x):  # (B, C, 28, 28) -> (B,)
+        return self.net(x).squeeze(1)
+
+
+def count_params(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def build_models(model_cfg, shape, device) -> tuple[nn.Module, nn.Module]:
+    """Instantiate G and D from conf/model/<name>.yaml, passing the data shape and z_dim."""
+    kw = dict(shape=tuple(shape), z_dim=int(model_cfg.z_dim))
+    G, D = build(model_cfg.g, **kw), build(model_cfg.d, **kw)
+    return G.to(device), D.to(device)
+
+
+def noise(n: int, z_dim: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z ~ N(0, I), shape (n, z_dim)."""
+    return torch.randn(n, z_dim, device=device, generator=generator)

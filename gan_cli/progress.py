@@ -1,0 +1,60 @@
+"""Training progress: a rich bar on a terminal, plain log lines elsewhere (CI, sweeps, files)."""
+
+import logging
+import sys
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+log = logging.getLogger("gan_cli.train")
+
+
+def console_handler() -> logging.Handler:
+    """Rich's handler on a terminal, so log lines print above the bar; plain lines otherwise."""
+    if sys.stdout.isatty():
+        from rich.logging import RichHandler
+
+        return RichHandler(show_path=False)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s", "%H:%M:%S"))
+    return handler
+
+
+def format_stats(stats: dict) -> str:
+    return (f"loss_d {stats['loss_d']:.3f}  loss_g {stats['loss_g']:.3f}  "
+            f"D(x) {stats['D_real']:.3f}  D(G(z)) {stats['D_fake']:.3f}")
+
+
+class TrainingProgress:
+    """Context manager; call update(step, stats) at each log interval and advance() every step."""
+
+    def __init__(self, mode: str, start: int, total: int):
+        self.use_bar = mode == "bar" or (mode == "auto" and sys.stdout.isatty())
+        self.start, self.total = start, total
+        self.bar = None
+
+    def __enter__(self):
+        if self.use_bar:
+            self.bar = Progress(
+                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(), TextColumn("{task.fields[stats]}"),
+            )
+            self.bar.__enter__()
+            self.task = self.bar.add_task("train", total=self.total, completed=self.start,
+                                          rate="", stats="")
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def update(self, step: int, stats: dict, steps_per_s: float) -> None:
+        rate = f"{steps_per_s:6.1f} steps/s"
+        if self.bar is not None:
+            self.bar.update(self.task, rate=rate, stats=format_stats(stats))
+        else:
+            log.info(f"step {step}/{self.total} | {format_stats(stats)} | {rate}")

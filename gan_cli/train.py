@@ -1,0 +1,226 @@
+"""The training loop: Goodfellow et al. 2014, Algorithm 1, with k = train.d_steps.
+
+    for each iteration:
+        k times:  x ~ data, z ~ N(0, I);  D step on J_D with G fixed
+        once:     z ~ N(0, I);            G step on J_G with D fixed
+
+`train(cfg, out_dir)` knows nothing of Hydra; cli.py calls it.
+"""
+
+import logging
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+from torch.utils.tensorboard import SummaryWriter
+
+from gan_cli.checkpoint import load_checkpoint, save_checkpoint, set_rng_state, write_json
+from gan_cli.config import ConfigError, build, resolve_device, validate_train
+from gan_cli.data import Data, load_data
+from gan_cli.images import image_grid, plot_limit, save_png, scatter_image
+from gan_cli.losses import G_LOSSES, d_loss
+from gan_cli.models import build_models, count_params, noise
+from gan_cli.progress import TrainingProgress
+
+log = logging.getLogger(__name__)
+
+
+def train_step(G, D, opt_g, opt_d, data: Data, g_loss, *, batch_size: int, d_steps: int) -> dict:
+    """One iteration of Algorithm 1. Returns detached tensors of the last D step and the G step."""
+    z_dim = G.z_dim
+    for _ in range(d_steps):
+        real = data.sample(batch_size)                      # fresh real minibatch
+        with torch.no_grad():                               # G fixed
+            fake = G(noise(batch_size, z_dim, real.device))  # fresh noise
+        real_logits, fake_logits = D(real), D(fake)
+        loss_d = d_loss(real_logits=real_logits, fake_logits=fake_logits)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+    D.requires_grad_(False)                                 # D fixed: no grads for its weights
+    fake = G(noise(batch_size, z_dim, real.device))
+    loss_g = g_loss(fake_logits=D(fake))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    D.requires_grad_(True)
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+            "D_real": torch.sigmoid(real_logits.detach()).mean(),   # D(x)
+            "D_fake": torch.sigmoid(fake_logits.detach()).mean()}   # D(G(z))
+
+
+@contextmanager
+def deferred_sigint():
+    """First Ctrl-C sets flag['stop'] so the loop ends at an iteration boundary; a second one
+    raises KeyboardInterrupt at once."""
+    flag = {"stop": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag["stop"]:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+        log.warning("Ctrl-C: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def check_resumable(ckpt: dict, cfg, data: Data, path) -> None:
+    """Resuming needs the same architecture, data shape and optimizer types as the checkpoint."""
+    old, new = ckpt["config"], OmegaConf.to_container(cfg, resolve=True)
+    if old["model"] != new["model"]:
+        raise ConfigError(f"train.resume={path}: the checkpoint was trained with model={old['model']}"
+                          f", this run asks for model={new['model']}; use the same model options")
+    if tuple(ckpt["data"]["shape"]) != data.shape:
+        raise ConfigError(f"train.resume={path}: the checkpoint's data shape is "
+                          f"{tuple(ckpt['data']['shape'])}, this run's data is {data.shape}")
+    for net in ("g", "d"):
+        if old["optim"][net]["_target_"] != new["optim"][net]["_target_"]:
+            raise ConfigError(f"train.resume={path}: optim.{net} was {old['optim'][net]['_target_']}"
+                              f", this run asks for {new['optim'][net]['_target_']}")
+
+
+def setup(cfg, device):
+    """Data, G, D and their optimizers, built from config (image shape from the data)."""
+    data = load_data(cfg.data, device)
+    G, D = build_models(cfg.model, data.shape, device)
+    opt_g = build(cfg.optim.g, params=G.parameters())
+    opt_d = build(cfg.optim.d, params=D.parameters())
+    return data, G, D, opt_g, opt_d
+
+
+def resume_from(cfg, data, G, D, opt_g, opt_d) -> int:
+    """Load train.resume's states into the models and optimizers; return its step."""
+    ckpt = load_checkpoint(cfg.train.resume, map_location=data.x.device)
+    check_resumable(ckpt, cfg, data, cfg.train.resume)
+    G.load_state_dict(ckpt["G"])
+    D.load_state_dict(ckpt["D"])
+    opt_g.load_state_dict(ckpt["opt_g"])
+    opt_d.load_state_dict(ckpt["opt_d"])
+    set_rng_state(ckpt["rng"])
+    log.info(f"Resuming from {cfg.train.resume} at step {ckpt['step']}")
+    return int(ckpt["step"])
+
+
+def log_start(writer: SummaryWriter, cfg, data: Data, G, D, device) -> None:
+    """Parameter counts, data source and the resolved config, to the log and TensorBoard."""
+    log.info(f"G: {count_params(G):,} parameters | D: {count_params(D):,} parameters")
+    log.info(f"Data: {data.source}, shape {data.shape}, device {device}")
+    writer.add_text("data/source", data.source)
+    yaml = OmegaConf.to_yaml(cfg, resolve=True)
+    writer.add_text("config", "\n".join("    " + line for line in yaml.splitlines()))
+
+
+def log_samples(writer, out_dir: Path, step: int, G, fixed_z, data: Data) -> None:
+    """G(fixed_z) in eval mode (batchnorm running stats) as a grid or a scatter over real data."""
+    G.eval()
+    with torch.no_grad():
+        fake = G(fixed_z)
+    G.train()
+    if data.is_image:
+        img = image_grid(fake)
+    else:
+        real = data.x[:2000]
+        img = scatter_image(fake, real, plot_limit(real))
+    writer.add_image("samples", img, step)
+    save_png(img, out_dir / "samples" / f"step_{step:06d}.png")
+
+
+def log_scalars(writer: SummaryWriter, step: int, stats: dict) -> dict:
+    """Write loss/d, loss/g, D/real = D(x), D/fake = D(G(z)); return them as floats."""
+    values = {k: float(v) for k, v in stats.items()}
+    for tag, key in (("loss/d", "loss_d"), ("loss/g", "loss_g"),
+                     ("D/real", "D_real"), ("D/fake", "D_fake")):
+        writer.add_scalar(tag, values[key], step)
+    return values
+
+
+def data_info(data: Data) -> dict:
+    """What `gan sample` needs to know about the data without loading it."""
+    info = {"shape": list(data.shape), "source": data.source, "num_classes": data.num_classes}
+    if not data.is_image:
+        info["plot_limit"] = plot_limit(data.x)
+    return info
+
+
+def loop(cfg, out_dir: Path, writer, data: Data, G, D, opt_g, opt_d, start: int) -> dict:
+    """Steps start+1 .. train.steps with logging, samples and checkpoints; returns the outcome."""
+    t = cfg.train
+    g_loss = G_LOSSES[cfg.loss.name]
+    fixed_z = noise(t.n_samples, G.z_dim, data.x.device,  # same grid noise across resumes
+                    torch.Generator(data.x.device).manual_seed(int(cfg.seed)))
+    ckpt_path, config = out_dir / "checkpoints" / "last.pt", OmegaConf.to_container(cfg, resolve=True)
+
+    def save(step):
+        save_checkpoint(ckpt_path, step=step, G=G, D=D, opt_g=opt_g, opt_d=opt_d,
+                        config=config, data=data_info(data))
+
+    out = {"status": "completed", "steps_done": start, "final": {}}
+    t0 = tick = time.perf_counter()
+    tick_step = start
+    with deferred_sigint() as stop, TrainingProgress(t.progress, start, t.steps) as bar:
+        for step in range(start + 1, t.steps + 1):
+            stats = train_step(G, D, opt_g, opt_d, data, g_loss,
+                               batch_size=t.batch_size, d_steps=t.d_steps)
+            out["steps_done"] = step
+            bar.advance()
+            if step % t.log_every == 0 or step == t.steps:
+                now = time.perf_counter()
+                bar.update(step, log_scalars(writer, step, stats), (step - tick_step) / (now - tick))
+                tick, tick_step = now, step
+            if step % t.sample_every == 0 or step == t.steps:
+                log_samples(writer, out_dir, step, G, fixed_z, data)
+            if step % t.ckpt_every == 0 and step != t.steps:
+                save(step)
+            if stop["stop"]:
+                out["status"] = "interrupted"
+                break
+        if out["steps_done"] > start or not ckpt_path.exists():
+            save(out["steps_done"])
+    out["loop_s"] = time.perf_counter() - t0
+    out["final"] = {k: float(v) for k, v in stats.items()} if out["steps_done"] > start else {}
+    return out
+
+
+def train(cfg, out_dir) -> dict:
+    """Train as cfg says; write events, samples, checkpoints/last.pt and results.json to out_dir."""
+    validate_train(cfg)
+    out_dir, wall0 = Path(out_dir), time.perf_counter()
+    device = resolve_device(cfg.device)
+    torch.backends.cudnn.benchmark = device.type == "cuda"
+    torch.manual_seed(int(cfg.seed))
+    data, G, D, opt_g, opt_d = setup(cfg, device)
+    start = resume_from(cfg, data, G, D, opt_g, opt_d) if cfg.train.resume else 0
+    writer = SummaryWriter(str(out_dir), purge_step=start or None)  # purge: no duplicate steps
+    results = {"status": "failed", "steps_done": start, "steps_requested": int(cfg.train.steps),
+               "data_source": data.source, "device": str(device)}
+    try:
+        log_start(writer, cfg, data, G, D, device)
+        outcome = loop(cfg, out_dir, writer, data, G, D, opt_g, opt_d, start)
+        results.update(outcome)
+        done = outcome["steps_done"] - start
+        results["images_per_s"] = done * cfg.train.batch_size * cfg.train.d_steps / outcome["loop_s"]
+    except KeyboardInterrupt:  # second Ctrl-C: the last periodic checkpoint stands
+        results["status"] = "interrupted"
+        raise
+    except Exception as e:
+        results["error"] = f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        writer.close()
+        results["wall_time_s"] = time.perf_counter() - wall0
+        results["checkpoint"] = str(out_dir / "checkpoints" / "last.pt")
+        write_json(out_dir / "results.json", results)
+        log.info(f"Run {results['status']} at step {results['steps_done']}: {out_dir}")
+    return results
