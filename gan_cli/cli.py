@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
-from gan_cli.config import ConfigError
+from gan_cli.config import ConfigError, validate_train
 
 log = logging.getLogger("gan_cli")
 USAGE = "usage: gan {train,sample} [OVERRIDES...]   (gan train --help, gan sample --help)"
@@ -60,6 +60,7 @@ def run_dir(cfg: DictConfig) -> str:
 @hydra.main(config_path=conf_dir(), config_name="train", version_base="1.3")
 @clear_errors
 def train_app(cfg: DictConfig):
+    validate_train(cfg)  # fail fast, before the seconds it takes to import torch
     from gan_cli.train import train
 
     results = train(cfg, run_dir(cfg))

@@ -202,7 +202,8 @@ def train(cfg, out_dir) -> dict:
     torch.manual_seed(int(cfg.seed))
     data, G, D, opt_g, opt_d = setup(cfg, device)
     start = resume_from(cfg, data, G, D, opt_g, opt_d) if cfg.train.resume else 0
-    writer = SummaryWriter(str(out_dir), purge_step=start or None)  # purge: no duplicate steps
+    # On resume, TensorBoard drops events logged after the checkpoint: no duplicate steps.
+    writer = SummaryWriter(str(out_dir), purge_step=start + 1 if start else None)
     results = {"status": "failed", "steps_done": start, "steps_requested": int(cfg.train.steps),
                "data_source": data.source, "device": str(device)}
     try:

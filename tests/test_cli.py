@@ -4,10 +4,13 @@ import json
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import (
-    IMAGES, SCALARS, TENSORS, EventAccumulator)
-
 from conftest import TINY, run_gan
+from tensorboard.backend.event_processing.event_accumulator import (
+    IMAGES,
+    SCALARS,
+    TENSORS,
+    EventAccumulator,
+)
 
 RING = ["model=mlp", "data=ring8", "data.n_points=500"]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torchvision
+from conftest import TINY, compose_train, write_idx
 from PIL import Image
 
-from conftest import TINY, compose_train, write_idx
 from gan_cli.cli import conf_dir
 from gan_cli.train import train
 

@@ -38,9 +38,9 @@ def test_generator_losses_by_hand():
 
 
 def grad_wrt_logit(loss_fn, logit):
-    l = torch.tensor([logit], requires_grad=True)
-    loss_fn(fake_logits=l).backward()
-    return l.grad.item()
+    logits = torch.tensor([logit], requires_grad=True)
+    loss_fn(fake_logits=logits).backward()
+    return logits.grad.item()
 
 
 def test_minimax_gradient_vanishes_when_d_rejects_fakes():

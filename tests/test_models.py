@@ -5,8 +5,15 @@ import torch
 from torch import nn
 
 from gan_cli.config import ConfigError
-from gan_cli.models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
-                            SlidesDiscriminator, SlidesGenerator, count_params)
+from gan_cli.models import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    SlidesDiscriminator,
+    SlidesGenerator,
+    count_params,
+)
 
 
 def test_slides_model_parameter_counts():

@@ -1,0 +1,44 @@
+# gan-cli: `make` lists the targets. The first target that needs the environment creates it.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+RUN    ?= $(shell ls -td outputs/20*/*/ 2>/dev/null | head -1)
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-all lint train sample tb bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install gan-cli (editable) with its test tools
+
+test: $(STAMP) ## run the test suite (CPU, offline; slow tests excluded)
+	$(BIN)/pytest
+
+test-all: $(STAMP) ## run every test, slow ones included
+	$(BIN)/pytest -m ''
+
+lint: $(STAMP) ## check the code with ruff
+	$(BIN)/ruff check gan_cli tests benchmarks
+
+train: $(STAMP) ## train the main job: DCGAN on MNIST
+	$(BIN)/gan train model=dcgan data=mnist
+
+sample: $(STAMP) ## sample 64 images from the newest run (or RUN=<run dir>)
+	$(BIN)/gan sample checkpoint=$(RUN)
+
+tb: $(STAMP) ## open TensorBoard on outputs/
+	$(BIN)/tensorboard --logdir outputs
+
+bench: $(STAMP) ## throughput of gan train against a plain PyTorch loop
+	cd benchmarks && ../$(BIN)/python bench_train.py
+
+clean: ## delete runs in outputs/, build files and caches (keeps .venv and data/)
+	rm -rf outputs/2* outputs/multirun build dist *.egg-info .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
