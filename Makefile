@@ -36,8 +36,9 @@ sample: $(STAMP) ## sample 64 images from the newest run (or RUN=<run dir>)
 tb: $(STAMP) ## open TensorBoard on outputs/
 	$(BIN)/tensorboard --logdir outputs
 
-bench: $(STAMP) ## throughput of gan train against a plain PyTorch loop
-	cd benchmarks && ../$(BIN)/python bench_train.py
+bench: $(STAMP) ## throughput against a plain PyTorch loop, and the cost of evaluation
+	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_eval.py
 
 clean: ## delete runs in outputs/, build files and caches (keeps .venv and data/)
 	rm -rf outputs/2* outputs/multirun build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Throughput of `gan train` (at the default logging intervals) against a plain PyTorch loop.
 
-    python benchmarks/bench_train.py [--steps 500] [--rounds 2] [overrides ...]
+    python benchmarks/bench_train.py [--steps 500] [--rounds 3] [overrides ...]
 
 Both train the same model with the same batch size on the same device; runs alternate
 so that drift in the machine's speed hits both alike. Prints images/s and the ratio.
@@ -32,7 +32,7 @@ def compose(overrides):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("overrides", nargs="*", default=["model=dcgan", "data=mnist"])
     args = parser.parse_args()
     cfg = compose(args.overrides + [f"train.steps={args.steps}", "train.progress=log"])
@@ -46,7 +46,8 @@ def main():
         G, D = build_models(cfg.model, data.shape, device)
         plain.append(plain_train(G, D, data.x, steps=args.steps, batch_size=cfg.train.batch_size,
                                  d_steps=cfg.train.d_steps))
-        print(f"round {r + 1}: gan train {runner[-1]:.1f} images/s | plain loop {plain[-1]:.1f} images/s")
+        print(f"round {r + 1}: gan train {runner[-1]:.1f} images/s | plain loop {plain[-1]:.1f} images/s",
+              flush=True)
     a, b = statistics.median(runner), statistics.median(plain)
     print(f"\n{' '.join(args.overrides)} | {args.steps} steps x {args.rounds} rounds | device {device} "
           f"| {torch.get_num_threads()} threads")

@@ -1,7 +1,7 @@
-"""The `gan` command: a small router that hands `train` and `sample` to their Hydra apps.
+"""The `gan` command: a small router that hands `train`, `sample` and `eval` to their Hydra apps.
 
 Hydra stays at this edge: each app turns its composed config into a call of a
-Hydra-free function (train.train, sample.sample). Bad input becomes one line on
+Hydra-free function (train.train, sample.sample, evaluate.evaluate_checkpoint). Bad input becomes one line on
 stderr and exit code 2, with no traceback.
 """
 
@@ -19,7 +19,7 @@ from omegaconf.errors import MissingMandatoryValue
 from gan_cli.config import ConfigError, validate_train
 
 log = logging.getLogger("gan_cli")
-USAGE = "usage: gan {train,sample} [OVERRIDES...]   (gan train --help, gan sample --help)"
+USAGE = "usage: gan {train,sample,eval} [OVERRIDES...]   (gan <command> --help for its options)"
 
 
 def conf_dir() -> str:
@@ -66,6 +66,8 @@ def train_app(cfg: DictConfig):
     results = train(cfg, run_dir(cfg))
     if results["status"] == "interrupted":
         sys.exit(130)
+    if results["status"] == "diverged" and cfg.train.diverged_exit_code:
+        sys.exit(cfg.train.diverged_exit_code)
 
 
 @hydra.main(config_path=conf_dir(), config_name="sample", version_base="1.3")
@@ -77,7 +79,16 @@ def sample_app(cfg: DictConfig):
         print(f"wrote {path}")
 
 
-APPS = {"train": train_app, "sample": sample_app}
+@hydra.main(config_path=conf_dir(), config_name="evaluate", version_base="1.3")
+@clear_errors
+def eval_app(cfg: DictConfig):
+    from gan_cli.evaluate import evaluate_checkpoint
+
+    evaluate_checkpoint(cfg.checkpoint, cfg.eval, cfg.paths.data_dir, seed=cfg.seed,
+                        device=cfg.device, out=cfg.out)
+
+
+APPS = {"train": train_app, "sample": sample_app, "eval": eval_app}
 
 
 def main() -> None:

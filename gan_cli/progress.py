@@ -33,12 +33,10 @@ class TrainingProgress:
         self.bar = None
 
     def __enter__(self):
-        if self.use_bar:
-            self.bar = Progress(
-                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeRemainingColumn(), TextColumn("{task.fields[stats]}"),
-            )
+        if self.use_bar:  # fits 80 columns: bar, M/N, steps/s, ETA, latest figures
+            self.bar = Progress(BarColumn(bar_width=12), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                                TextColumn("{task.fields[stats]}"))
             self.bar.__enter__()
             self.task = self.bar.add_task("train", total=self.total, completed=self.start,
                                           rate="", stats="")
@@ -53,8 +51,9 @@ class TrainingProgress:
             self.bar.advance(self.task)
 
     def update(self, step: int, stats: dict, steps_per_s: float) -> None:
-        rate = f"{steps_per_s:6.1f} steps/s"
         if self.bar is not None:
-            self.bar.update(self.task, rate=rate, stats=format_stats(stats))
+            short = (f"d {stats['loss_d']:.2f} g {stats['loss_g']:.2f} "
+                     f"D(x) {stats['D_real']:.2f} D(G(z)) {stats['D_fake']:.2f}")
+            self.bar.update(self.task, rate=f"{steps_per_s:.0f} steps/s", stats=short)
         else:
-            log.info(f"step {step}/{self.total} | {format_stats(stats)} | {rate}")
+            log.info(f"step {step}/{self.total} | {format_stats(stats)} | {steps_per_s:6.1f} steps/s")

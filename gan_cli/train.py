@@ -8,6 +8,7 @@
 """
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -18,9 +19,11 @@ import torch
 from omegaconf import OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 
-from gan_cli.checkpoint import load_checkpoint, save_checkpoint, set_rng_state, write_json
+from gan_cli.checkpoint import atomic_write, load_checkpoint, save_checkpoint, set_rng_state, write_json
 from gan_cli.config import ConfigError, build, resolve_device, validate_train
 from gan_cli.data import Data, load_data
+from gan_cli.evaluate import make_evaluator, print_metrics
+from gan_cli.health import diversity, grad_norm, print_verdict, verdict
 from gan_cli.images import image_grid, plot_limit, save_png, scatter_image
 from gan_cli.losses import G_LOSSES, d_loss
 from gan_cli.models import build_models, count_params, noise
@@ -49,9 +52,12 @@ def train_step(G, D, opt_g, opt_d, data: Data, g_loss, *, batch_size: int, d_ste
     loss_g.backward()
     opt_g.step()
     D.requires_grad_(True)
+    real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
     return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
-            "D_real": torch.sigmoid(real_logits.detach()).mean(),   # D(x)
-            "D_fake": torch.sigmoid(fake_logits.detach()).mean()}   # D(G(z))
+            "D_real": torch.sigmoid(real_logits).mean(),            # D(x)
+            "D_fake": torch.sigmoid(fake_logits).mean(),            # D(G(z))
+            "D_acc_real": (real_logits > 0).float().mean(),         # share of reals called real
+            "D_acc_fake": (fake_logits < 0).float().mean()}         # share of fakes called fake
 
 
 @contextmanager
@@ -154,19 +160,65 @@ def data_info(data: Data) -> dict:
     return info
 
 
-def loop(cfg, out_dir: Path, writer, data: Data, G, D, opt_g, opt_d, start: int) -> dict:
-    """Steps start+1 .. train.steps with logging, samples and checkpoints; returns the outcome."""
-    t = cfg.train
-    g_loss = G_LOSSES[cfg.loss.name]
-    fixed_z = noise(t.n_samples, G.z_dim, data.x.device,  # same grid noise across resumes
-                    torch.Generator(data.x.device).manual_seed(int(cfg.seed)))
-    ckpt_path, config = out_dir / "checkpoints" / "last.pt", OmegaConf.to_container(cfg, resolve=True)
+def saved_config(cfg, data: Data) -> dict:
+    """The resolved config plus data.source: which data the run really used (MNIST or fallback)."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config["data"]["source"] = data.source
+    return config
 
-    def save(step):
+
+def make_probe(data: Data, n: int, z_dim: int, seed: int) -> dict:
+    """Fixed noise for sample images and a fixed real batch for diagnostics (own RNG streams,
+    so that logging never changes the training run)."""
+    gen = torch.Generator(data.x.device).manual_seed(seed)
+    n_fixed = n if data.is_image else max(n, 1000)  # a scatter needs more points
+    real_idx = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:256]
+    return {"z": noise(n_fixed, z_dim, data.x.device, gen),
+            "z_div": noise(256, z_dim, data.x.device, gen),
+            "real": data.batch(real_idx.to(data.x.device))}
+
+
+def log_diagnostics(writer, step: int, stats: dict, G, D, probe: dict) -> dict:
+    """Scalars plus health diagnostics (grad norms, D accuracy, D(x) - D(G(z)), diversity)."""
+    entry = {"step": step, **log_scalars(writer, step, stats),
+             "grad_norm_g": grad_norm(G), "grad_norm_d": grad_norm(D)}
+    entry["D_gap"] = entry["D_real"] - entry["D_fake"]
+    G.eval()
+    with torch.no_grad():
+        entry["diversity"] = diversity(G(probe["z_div"]), probe["real"])
+    G.train()
+    for key in ("grad_norm_g", "grad_norm_d", "D_acc_real", "D_acc_fake", "D_gap", "diversity"):
+        writer.add_scalar(f"diag/{key}", entry[key], step)
+    return entry
+
+
+def log_metrics(writer, step: int, evaluate, G) -> dict:
+    """Run the evaluator and write each figure under metrics/."""
+    values = evaluate(G)
+    for key, value in values.items():
+        writer.add_scalar(f"metrics/{key}", value, step)
+    return {"step": step, **values}
+
+
+def finite(*modules) -> bool:
+    return all(torch.isfinite(p).all() for m in modules for p in m.parameters())
+
+
+def loop(cfg, out_dir: Path, writer, data: Data, G, D, opt_g, opt_d, start: int, evaluate) -> dict:
+    """Steps start+1 .. train.steps with logging, evaluation, samples and checkpoints."""
+    t, every = cfg.train, cfg.eval.every
+    g_loss = G_LOSSES[cfg.loss.name]
+    probe = make_probe(data, t.n_samples, G.z_dim, int(cfg.seed))
+    ckpt_path, config = out_dir / "checkpoints" / "last.pt", saved_config(cfg, data)
+
+    def save(step):  # never overwrite the last good checkpoint with NaN weights
+        if not finite(G, D):
+            return False
         save_checkpoint(ckpt_path, step=step, G=G, D=D, opt_g=opt_g, opt_d=opt_d,
                         config=config, data=data_info(data))
+        return True
 
-    out = {"status": "completed", "steps_done": start, "final": {}}
+    out = {"status": "completed", "steps_done": start, "history": [], "evals": []}
     t0 = tick = time.perf_counter()
     tick_step = start
     with deferred_sigint() as stop, TrainingProgress(t.progress, start, t.steps) as bar:
@@ -177,20 +229,45 @@ def loop(cfg, out_dir: Path, writer, data: Data, G, D, opt_g, opt_d, start: int)
             bar.advance()
             if step % t.log_every == 0 or step == t.steps:
                 now = time.perf_counter()
-                bar.update(step, log_scalars(writer, step, stats), (step - tick_step) / (now - tick))
+                out["history"].append(log_diagnostics(writer, step, stats, G, D, probe))
+                bar.update(step, out["history"][-1], (step - tick_step) / (now - tick))
                 tick, tick_step = now, step
+                if not math.isfinite(out["history"][-1]["loss_d"] + out["history"][-1]["loss_g"]):
+                    out.update(status="diverged", diverged_at=step)
+                    break
+            if evaluate and (every and step % every == 0 or step == t.steps):
+                out["evals"].append(log_metrics(writer, step, evaluate, G))
             if step % t.sample_every == 0 or step == t.steps:
-                log_samples(writer, out_dir, step, G, fixed_z, data)
-            if step % t.ckpt_every == 0 and step != t.steps:
-                save(step)
+                log_samples(writer, out_dir, step, G, probe["z"], data)
+            if step % t.ckpt_every == 0 and step != t.steps and not save(step):
+                out.update(status="diverged", diverged_at=step)
+                break
             if stop["stop"]:
                 out["status"] = "interrupted"
                 break
-        if out["steps_done"] > start or not ckpt_path.exists():
+        if out["status"] != "diverged" and (out["steps_done"] > start or not ckpt_path.exists()):
             save(out["steps_done"])
     out["loop_s"] = time.perf_counter() - t0
     out["final"] = {k: float(v) for k, v in stats.items()} if out["steps_done"] > start else {}
     return out
+
+
+def feature_cache(cfg) -> Path:
+    """Where feature classifiers are cached: beside the datasets."""
+    return Path(str(cfg.paths.data_dir)) / "gan_cli_features"
+
+
+def summarise(outcome: dict, data: Data, t, start: int) -> dict:
+    """results.json fields from the loop's outcome: throughput, final metrics, health verdict."""
+    history, evals = outcome.pop("history"), outcome.pop("evals")
+    done = outcome["steps_done"] - start
+    metrics = {k: v for k, v in evals[-1].items() if k != "step"} if evals else {}
+    findings = verdict(history, evals, outcome.get("diverged_at"),
+                       num_modes=None if data.is_image else data.num_classes,
+                       num_classes=data.num_classes if data.is_image else None)
+    print_verdict(findings)
+    return {**outcome, "metrics": metrics, "metrics_step": evals[-1]["step"] if evals else None,
+            "health": findings, "images_per_s": done * t.batch_size * t.d_steps / outcome["loop_s"]}
 
 
 def train(cfg, out_dir) -> dict:
@@ -208,10 +285,12 @@ def train(cfg, out_dir) -> dict:
                "data_source": data.source, "device": str(device)}
     try:
         log_start(writer, cfg, data, G, D, device)
-        outcome = loop(cfg, out_dir, writer, data, G, D, opt_g, opt_d, start)
-        results.update(outcome)
-        done = outcome["steps_done"] - start
-        results["images_per_s"] = done * cfg.train.batch_size * cfg.train.d_steps / outcome["loop_s"]
+        atomic_write(out_dir / "config.yaml", lambda tmp: OmegaConf.save(saved_config(cfg, data), tmp))
+        evaluate, results["eval"] = make_evaluator(data, cfg.eval, feature_cache(cfg))
+        outcome = loop(cfg, out_dir, writer, data, G, D, opt_g, opt_d, start, evaluate)
+        results.update(summarise(outcome, data, cfg.train, start))
+        if results["metrics"]:
+            print_metrics(results["metrics"], results["eval"])
     except KeyboardInterrupt:  # second Ctrl-C: the last periodic checkpoint stands
         results["status"] = "interrupted"
         raise

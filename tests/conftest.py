@@ -14,7 +14,7 @@ from gan_cli.cli import conf_dir
 
 # Small, fast settings for any run in the tests.
 TINY = ["train.steps=4", "train.batch_size=8", "train.log_every=2", "train.sample_every=2",
-        "train.ckpt_every=2", "train.n_samples=4", "train.progress=log", "device=cpu"]
+        "train.ckpt_every=2", "train.n_samples=4", "train.progress=log", "device=cpu", "eval=off"]
 
 
 def compose_train(overrides=()):

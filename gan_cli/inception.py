@@ -1,0 +1,37 @@
+"""Standard (Inception-v3) FID, only where its weights are already on disk: never a download."""
+
+from pathlib import Path
+
+import torch
+
+from gan_cli.config import ConfigError
+
+WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's FID Inception weights
+
+
+def _weights_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS
+
+
+def require_inception() -> None:
+    """One-line ConfigError unless torchmetrics and the cached Inception weights are both here."""
+    try:
+        import torchmetrics.image.fid  # noqa: F401
+    except ImportError:
+        raise ConfigError("eval.metrics: fid_inception needs torchmetrics[image] (with torch-fidelity) "
+                          "installed; use fid (classifier FID) offline") from None
+    if not _weights_path().is_file():
+        raise ConfigError(f"eval.metrics: fid_inception needs the Inception weights at {_weights_path()}"
+                          " and this machine cannot download them; use fid (classifier FID)")
+
+
+def inception_fid(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """FID in Inception-v3 pool features via torchmetrics, with images in [-1, 1] as (N, C, H, W)."""
+    require_inception()
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    fid = FrechetInceptionDistance(feature=2048, normalize=True)  # takes floats in [0, 1]
+    for x, is_real in ((real, True), (fake, False)):
+        x = ((x.float().cpu() + 1) / 2).clamp(0, 1)
+        fid.update(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x, real=is_real)
+    return float(fid.compute())
