@@ -265,7 +265,6 @@ def summarise(outcome: dict, data: Data, t, start: int) -> dict:
     findings = verdict(history, evals, outcome.get("diverged_at"),
                        num_modes=None if data.is_image else data.num_classes,
                        num_classes=data.num_classes if data.is_image else None)
-    print_verdict(findings)
     return {**outcome, "metrics": metrics, "metrics_step": evals[-1]["step"] if evals else None,
             "health": findings, "images_per_s": done * t.batch_size * t.d_steps / outcome["loop_s"]}
 
@@ -291,6 +290,7 @@ def train(cfg, out_dir) -> dict:
         results.update(summarise(outcome, data, cfg.train, start))
         if results["metrics"]:
             print_metrics(results["metrics"], results["eval"])
+        print_verdict(results["health"])
     except KeyboardInterrupt:  # second Ctrl-C: the last periodic checkpoint stands
         results["status"] = "interrupted"
         raise
