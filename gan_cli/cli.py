@@ -8,6 +8,7 @@ stderr and exit code 2, with no traceback.
 import functools
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 import hydra
@@ -28,20 +29,38 @@ def conf_dir() -> str:
     return str(here / "conf" if (here / "conf").is_dir() else here.parent / "conf")
 
 
+def record_failure(error: str) -> None:
+    """A sweep job that died before train() wrote its results.json still gets one."""
+    path = Path(HydraConfig.get().runtime.output_dir) / "results.json"
+    if not path.exists():
+        from gan_cli.checkpoint import write_json
+        write_json(path, {"status": "failed", "error": error})
+
+
 def clear_errors(fn):
-    """Turn ConfigError and missing mandatory values into one line and exit 2 (single runs)."""
+    """Bad input: one line and exit 2. In a multirun sweep, any failure is logged (with its
+    traceback) in the job's log and recorded, and the sweep goes on with the other jobs."""
     @functools.wraps(fn)
     def wrapper(cfg: DictConfig):
+        sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
         try:
             return fn(cfg)
         except (ConfigError, MissingMandatoryValue) as e:
             msg = str(e).splitlines()[0]
             if isinstance(e, MissingMandatoryValue):
                 msg = f"{e.full_key} is required: set it on the command line ({e.full_key}=...)"
-            if HydraConfig.get().mode == RunMode.MULTIRUN:
-                raise  # a sweep records the failure and goes on with the other jobs
+            if sweeping:
+                log.error(f"error: {msg}")
+                record_failure(msg)
+                return None
             print(f"error: {msg}", file=sys.stderr)
             sys.exit(2)
+        except Exception:
+            if not sweeping:
+                raise
+            log.exception("job failed")
+            record_failure(traceback.format_exc().strip().splitlines()[-1])
+            return None
     return wrapper
 
 
@@ -66,7 +85,8 @@ def train_app(cfg: DictConfig):
     results = train(cfg, run_dir(cfg))
     if results["status"] == "interrupted":
         sys.exit(130)
-    if results["status"] == "diverged" and cfg.train.diverged_exit_code:
+    single = HydraConfig.get().mode != RunMode.MULTIRUN  # a sweep records it and goes on
+    if results["status"] == "diverged" and cfg.train.diverged_exit_code and single:
         sys.exit(cfg.train.diverged_exit_code)
 
 

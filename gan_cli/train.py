@@ -245,8 +245,9 @@ def loop(cfg, out_dir: Path, writer, data: Data, G, D, opt_g, opt_d, start: int,
             if stop["stop"]:
                 out["status"] = "interrupted"
                 break
-        if out["status"] != "diverged" and (out["steps_done"] > start or not ckpt_path.exists()):
-            save(out["steps_done"])
+        final_save = out["status"] != "diverged" and (out["steps_done"] > start or not ckpt_path.exists())
+        if final_save and not save(out["steps_done"]):
+            out.update(status="diverged", diverged_at=out["steps_done"])
     out["loop_s"] = time.perf_counter() - t0
     out["final"] = {k: float(v) for k, v in stats.items()} if out["steps_done"] > start else {}
     return out

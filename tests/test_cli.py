@@ -49,6 +49,18 @@ def test_train_help_lists_groups():
         assert group in result.stdout
 
 
+@pytest.mark.parametrize("command", ["sample", "eval"])
+def test_other_commands_have_their_own_help(command):
+    result = run_gan(command, "--help")
+    assert result.returncode == 0 and f"gan {command}" in result.stdout
+    assert "powered by Hydra" not in result.stdout and "checkpoint" in result.stdout
+
+
+def test_hydra_info_flag_after_subcommand():
+    result = run_gan("train", "--info")
+    assert result.returncode == 0 and "Config search path" in result.stdout
+
+
 def test_cfg_job_prints_composed_config():
     result = run_gan("train", "--cfg", "job", "model=mlp", "train.d_steps=5")
     assert result.returncode == 0 and "d_steps: 5" in result.stdout and "MLPGenerator" in result.stdout
@@ -147,6 +159,14 @@ def test_missing_or_empty_image_folder(make, tmp_path):
         (folder / "notes.txt").write_text("not an image")
     one_line_error(run_gan("train", *TINY, "data=image_folder", f"data.path={folder}",
                            f"hydra.run.dir={tmp_path / 'run'}"), f"data.path={folder}")
+
+
+def test_unreadable_image_in_folder(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"not a png")
+    one_line_error(run_gan("train", *TINY, "data=image_folder", f"data.path={folder}",
+                           f"hydra.run.dir={tmp_path / 'run'}"), "cannot read image", "broken.png")
 
 
 def test_image_folder_without_path(tmp_path):

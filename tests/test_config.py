@@ -85,8 +85,8 @@ def test_every_model_option_trains(name, datasets, tmp_path):
     run_tiny(tmp_path, data_overrides("mnist", datasets) + [f"model={name}"])
 
 
-@pytest.mark.parametrize("group", ["loss", "optim"])
-def test_every_loss_and_optim_option_trains(group, datasets, tmp_path):
+@pytest.mark.parametrize("group", ["loss", "optim", "eval"])
+def test_every_loss_optim_and_eval_option_trains(group, datasets, tmp_path):
     for name in options(group):
         run_tiny(tmp_path / name, data_overrides("ring8", datasets) + ["model=mlp", f"{group}={name}"])
 
