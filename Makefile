@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 RUN    ?= $(shell ls -td outputs/20*/*/ 2>/dev/null | head -1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint train sample tb bench clean
+.PHONY: help install test test-all lint train sample tb bench bench-sweep clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ tb: $(STAMP) ## open TensorBoard on outputs/
 bench: $(STAMP) ## throughput against a plain PyTorch loop, and the cost of evaluation
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_eval.py
+
+bench-sweep: $(STAMP) ## a 4-job ring8 sweep: basic launcher against joblib
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean: ## delete runs in outputs/, build files and caches (keeps .venv and data/)
 	rm -rf outputs/2* outputs/multirun build dist *.egg-info .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ stderr and exit code 2, with no traceback.
 
 import functools
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -14,13 +15,13 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from gan_cli.config import ConfigError, validate_train
 
 log = logging.getLogger("gan_cli")
-USAGE = "usage: gan {train,sample,eval} [OVERRIDES...]   (gan <command> --help for its options)"
+USAGE = "usage: gan {train,sample,eval,report} [ARGS...]   (gan <command> --help for its options)"
 
 
 def conf_dir() -> str:
@@ -76,18 +77,58 @@ def run_dir(cfg: DictConfig) -> str:
     return HydraConfig.get().runtime.output_dir
 
 
+def swept_settings(cfg: DictConfig) -> dict | None:
+    """In a sweep, this job's command-line settings (key -> value) for TensorBoard's HParams."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    settings = {}
+    for item in hydra_cfg.overrides.task:
+        key, _, text = item.lstrip("+~").partition("=")
+        if key.startswith("hydra.") or key == "sweep":
+            continue
+        value = OmegaConf.select(cfg, key, default=text)
+        settings[key] = value if isinstance(value, (int, float, str, bool)) else text
+    return settings
+
+
+def job_threads(cfg: DictConfig) -> int | None:
+    """torch threads for this job: train.threads, or for auto, the machine's cores divided among
+    the jobs a parallel launcher runs at once (None: torch's default, all cores)."""
+    if cfg.train.threads != "auto":
+        return int(cfg.train.threads)
+    hydra_cfg = HydraConfig.get()
+    target = str(hydra_cfg.launcher.get("_target_", ""))
+    cores = os.cpu_count() or 1
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    if "joblib" in target:
+        n_jobs = hydra_cfg.launcher.get("n_jobs") or -1
+        return max(1, cores // (cores if n_jobs < 0 else n_jobs))
+    if "submitit" in target:
+        return hydra_cfg.launcher.get("cpus_per_task") or None
+    return None
+
+
 @hydra.main(config_path=conf_dir(), config_name="train", version_base="1.3")
 @clear_errors
 def train_app(cfg: DictConfig):
     validate_train(cfg)  # fail fast, before the seconds it takes to import torch
     from gan_cli.train import train
 
-    results = train(cfg, run_dir(cfg))
+    threads = job_threads(cfg)
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+        log.info(f"torch threads: {threads}")
+    results = train(cfg, run_dir(cfg), hparams=swept_settings(cfg))
     if results["status"] == "interrupted":
         sys.exit(130)
     single = HydraConfig.get().mode != RunMode.MULTIRUN  # a sweep records it and goes on
     if results["status"] == "diverged" and cfg.train.diverged_exit_code and single:
         sys.exit(cfg.train.diverged_exit_code)
+    if cfg.eval.objective:  # for a search sweeper (Optuna); a job without it counts as failed
+        return results["metrics"].get(cfg.eval.objective)
 
 
 @hydra.main(config_path=conf_dir(), config_name="sample", version_base="1.3")
@@ -109,6 +150,7 @@ def eval_app(cfg: DictConfig):
 
 
 APPS = {"train": train_app, "sample": sample_app, "eval": eval_app}
+COMMANDS = ("train", "sample", "eval", "report")
 
 
 def main() -> None:
@@ -116,8 +158,11 @@ def main() -> None:
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         sys.exit(0 if args else 2)
-    if args[0] not in APPS:
+    if args[0] not in COMMANDS:
         print(f"gan: unknown command '{args[0]}'\n{USAGE}", file=sys.stderr)
         sys.exit(2)
+    if args[0] == "report":  # not a Hydra app: it reads a finished sweep
+        from gan_cli.report import main as report_main
+        return report_main(args[1:])
     sys.argv = [f"gan {args[0]}"] + args[1:]
     APPS[args[0]]()

@@ -51,6 +51,14 @@ def _prefix(space: FeatureSpace) -> str:
     return "classifier" if space.classify is not None else "plane"
 
 
+def result_keys(names, prefix: str) -> list[str]:
+    """The keys that compute() returns for these metric names."""
+    keys = {"fid": [f"{prefix}_fid"], "kid": [f"{prefix}_kid"], "precision_recall": ["precision", "recall"],
+            "density_coverage": ["density", "coverage"], "classes": ["classes_covered", "class_kl"],
+            "modes": ["modes_captured", "high_quality_pct"], "fid_inception": ["fid_inception"]}
+    return [k for name in names for k in keys[name]]
+
+
 def compute(names, fake, real, real_feats, space: FeatureSpace, data: Data) -> dict:
     """Every requested metric for one batch of fakes against the real reference."""
     out, fake_feats = {}, (space.embed(fake).cpu() if space else None)
@@ -88,7 +96,8 @@ def make_evaluator(data: Data, eval_cfg, cache_dir):
     settings = {"metrics": names, "n_fake": int(eval_cfg.n_samples), "n_real": len(real),
                 "feature_space": space.name if space else "inception (2048-d)",
                 "reference": "random rows of the training split (classifier held-out split excluded)",
-                "pr_k": 3, "dc_k": 5, **({"classifier": space.info} if space and space.info else {})}
+                "pr_k": 3, "dc_k": 5, "keys": result_keys(names, _prefix(space) if space else ""),
+                **({"classifier": space.info} if space and space.info else {})}
 
     def evaluate(G, seed: int = 0) -> dict:
         return compute(names, generate(G, eval_cfg.n_samples, seed), real, real_feats, space, data)

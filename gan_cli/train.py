@@ -270,8 +270,21 @@ def summarise(outcome: dict, data: Data, t, start: int) -> dict:
             "health": findings, "images_per_s": done * t.batch_size * t.d_steps / outcome["loop_s"]}
 
 
-def train(cfg, out_dir) -> dict:
-    """Train as cfg says; write events, samples, checkpoints/last.pt and results.json to out_dir."""
+def log_hparams(writer: SummaryWriter, hparams: dict, results: dict) -> None:
+    """One HParams session for TensorBoard: the job's swept settings and status, with its
+    metrics/* scalars as the metric columns (the same keys in every job of a sweep)."""
+    from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+    keys = results.get("eval", {}).get("keys", [])
+    exp, ssi, sei = hparams_summary({**hparams, "status": results["status"]},
+                                    {f"metrics/{k}": 0.0 for k in keys})  # only names are used
+    for summary in (exp, ssi, sei):
+        writer.file_writer.add_summary(summary)
+
+
+def train(cfg, out_dir, hparams: dict | None = None) -> dict:
+    """Train as cfg says; write events, samples, checkpoints/last.pt and results.json to out_dir.
+    hparams (a sweep's swept settings) also go to TensorBoard's HParams dashboard."""
     validate_train(cfg)
     out_dir, wall0 = Path(out_dir), time.perf_counter()
     device = resolve_device(cfg.device)
@@ -299,6 +312,8 @@ def train(cfg, out_dir) -> dict:
         results["error"] = f"{type(e).__name__}: {e}"
         raise
     finally:
+        if hparams:
+            log_hparams(writer, hparams, results)
         writer.close()
         results["wall_time_s"] = time.perf_counter() - wall0
         results["checkpoint"] = str(out_dir / "checkpoints" / "last.pt")

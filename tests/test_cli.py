@@ -38,7 +38,7 @@ def test_usage_and_unknown_command():
     for args, code in (((), 2), (("--help",), 0), (("fly",), 2)):
         result = run_gan(*args)
         assert result.returncode == code
-        assert "gan {train,sample,eval}" in result.stdout + result.stderr
+        assert "gan {train,sample,eval,report}" in result.stdout + result.stderr
 
 
 def test_train_help_lists_groups():
