@@ -140,7 +140,7 @@ def plot_metric_vs_param(rows, metric, key, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.errorbar(range(len(xs)), means, yerr=[lo, hi], fmt="o-", capsize=4)
     ax.set_xticks(range(len(xs)), xs)
-    ax.set(xlabel=key, ylabel=metric, title=f"{metric} vs {key} (mean, min-max over jobs)")
+    ax.set(xlabel=key, ylabel=f"{metric} (mean, min-max)", title=f"{metric} vs {key}")
     fig.tight_layout()
     path = out / f"plot_{metric}_vs_{key}.png"
     fig.savefig(path, dpi=100)
