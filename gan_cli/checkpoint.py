@@ -47,14 +47,17 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: Path, *, step, G, D, opt_g, opt_d, config: dict, data: dict) -> None:
-    """Write everything `gan sample` and resuming need into one file."""
+def save_checkpoint(path: Path, *, step, G, D, opt_g, opt_d, config: dict, data: dict,
+                    G_ema=None) -> None:
+    """Write everything `gan sample` and resuming need into one file (G_ema: G's moving average)."""
     ckpt = {
         "format": FORMAT, "step": step,
         "G": G.state_dict(), "D": D.state_dict(),
         "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
         "rng": rng_state(), "config": config, "data": data,
     }
+    if G_ema is not None:
+        ckpt["G_ema"] = G_ema.state_dict()
     atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
 
 

@@ -136,7 +136,10 @@ def train_app(cfg: DictConfig):
 def sample_app(cfg: DictConfig):
     from gan_cli.sample import sample
 
-    for path in sample(cfg.checkpoint, n=cfg.n, seed=cfg.seed, out=cfg.out, device=cfg.device):
+    options = {"seeds": list(cfg.seeds), "steps": cfg.steps, "arithmetic": cfg.arithmetic,
+               "k": cfg.k, "data_dir": cfg.paths.data_dir}
+    for path in sample(cfg.checkpoint, n=cfg.n, seed=cfg.seed, out=cfg.out, device=cfg.device,
+                       mode=cfg.mode, options=options):
         print(f"wrote {path}")
 
 

@@ -32,9 +32,15 @@ def validate_train(cfg: DictConfig) -> None:
     _check(t.d_steps >= 1, "train.d_steps", t.d_steps, "must be an integer >= 1 (k in Algorithm 1)")
     for key in ("log_every", "sample_every", "ckpt_every", "n_samples"):
         _check(t[key] >= 1, f"train.{key}", t[key], "must be an integer >= 1")
+    _check(0 <= t.ema < 1, "train.ema", t.ema, "a decay in [0, 1), e.g. 0.999; 0 turns the EMA off")
     _check(t.progress in PROGRESS, "train.progress", t.progress, f"one of {', '.join(PROGRESS)}")
     _check(cfg.device in DEVICES, "device", cfg.device, f"one of {', '.join(DEVICES)}")
     _check(cfg.model.z_dim >= 1, "model.z_dim", cfg.model.z_dim, "must be an integer >= 1")
+    loss = cfg.loss
+    _check(0 <= loss.get("label_smoothing", 0) < 1, "loss.label_smoothing", loss.get("label_smoothing"),
+           "must be in [0, 1)")
+    for key in ("gp_weight", "r1_gamma", "clip"):
+        _check(loss.get(key, 0) >= 0, f"loss.{key}", loss.get(key), "must be >= 0")
     for net in ("g", "d"):
         lr = cfg.optim[net].lr
         _check(lr > 0, f"optim.{net}.lr", lr, "must be > 0")

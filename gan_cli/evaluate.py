@@ -105,7 +105,7 @@ def make_evaluator(data: Data, eval_cfg, cache_dir):
 
 
 @torch.no_grad()
-def snapshot_diagnostics(G, D, data: Data, n: int = 256, seed: int = 0) -> dict:
+def snapshot_diagnostics(G, D, data: Data, n: int = 256, seed: int = 0, critic: bool = False) -> dict:
     """D's view of real and generated batches and the sample diversity, from one checkpoint."""
     from gan_cli.health import diversity
 
@@ -113,8 +113,8 @@ def snapshot_diagnostics(G, D, data: Data, n: int = 256, seed: int = 0) -> dict:
     real, fake = data.batch(idx.to(data.x.device)), generate(G, n, seed)
     D.eval()
     real_logits, fake_logits = D(real), D(fake)
-    return {"step": 0, "D_real": torch.sigmoid(real_logits).mean().item(),
-            "D_fake": torch.sigmoid(fake_logits).mean().item(),
+    summary = (lambda s: s.mean().item()) if critic else (lambda s: torch.sigmoid(s).mean().item())
+    return {"step": 0, "D_real": summary(real_logits), "D_fake": summary(fake_logits),
             "D_acc_real": (real_logits > 0).float().mean().item(),
             "D_acc_fake": (fake_logits < 0).float().mean().item(),
             "diversity": diversity(fake, real)}
@@ -145,9 +145,11 @@ def evaluate_checkpoint(checkpoint, eval_cfg, data_dir, seed: int = 0, device: s
     from omegaconf import OmegaConf
 
     from gan_cli.checkpoint import find_checkpoint, load_checkpoint, write_json
-    from gan_cli.config import build, resolve_device
+    from gan_cli.config import resolve_device
     from gan_cli.data import load_data
     from gan_cli.health import print_verdict, verdict
+    from gan_cli.losses import make_game
+    from gan_cli.models import build_discriminator
     from gan_cli.sample import default_out, load_generator
 
     device = resolve_device(device)
@@ -158,14 +160,16 @@ def evaluate_checkpoint(checkpoint, eval_cfg, data_dir, seed: int = 0, device: s
         config.data.root = str(data_dir)
     data = load_data(config.data, device)
     G = load_generator(ckpt, device)
-    D = build(config.model.d, shape=data.shape, z_dim=int(config.model.z_dim)).to(device)
+    D = build_discriminator(config.model, data.shape).to(device)
     D.load_state_dict(ckpt["D"])
     evaluate, settings = make_evaluator(data, eval_cfg, Path(str(data_dir)) / "gan_cli_features")
     metrics = evaluate(G, seed) if evaluate else {}
-    snap = {**snapshot_diagnostics(G, D, data, seed=seed), "step": ckpt["step"]}
+    critic = make_game(config.loss).critic
+    snap = {**snapshot_diagnostics(G, D, data, seed=seed, critic=critic), "step": ckpt["step"]}
     findings = verdict([snap], [{"step": ckpt["step"], **metrics}] if metrics else [],
                        num_modes=None if data.is_image else data.num_classes,
-                       num_classes=data.num_classes if data.is_image else None, streak_min=1)
+                       num_classes=data.num_classes if data.is_image else None, streak_min=1,
+                       critic=critic)
     print_metrics(metrics, settings)
     print_verdict(findings)
     result = {"checkpoint": str(path), "step": ckpt["step"], "data_source": data.source,

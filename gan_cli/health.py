@@ -54,11 +54,15 @@ def _finding(name, began, evidence):
 
 def verdict(history: list[dict], evals: list[dict], diverged_at: int | None = None,
             num_modes: int | None = None, num_classes: int | None = None,
-            streak_min: int = 3) -> list[dict]:
+            streak_min: int = 3, critic: bool = False) -> list[dict]:
     """Findings from the diagnostics (history) and metrics (evals); 'healthy' when none.
-    streak_min=1 judges a single snapshot (gan eval), which cannot show a vanishing gradient."""
+    streak_min=1 judges a single snapshot (gan eval), which cannot show a vanishing gradient.
+    For critic losses D(G(z)) is a raw score, not a probability: only the collapse rule applies."""
     if diverged_at is not None:
         return [_finding("diverged", diverged_at, "a loss or a weight became NaN or Inf; training stopped")]
+    if critic:
+        return _collapse(history, evals, num_modes, num_classes, streak_min) or \
+            [_finding("healthy", None, "no failure mode detected (critic loss: collapse rule only)")]
     found = []
     last = history[-1] if history else {}
     began = _trailing(history, lambda e: e["D_fake"] < DOMINANT_D_FAKE and e["D_acc_fake"] > 0.95,

@@ -18,13 +18,18 @@ Gradient with respect to a fake logit l (the vanishing-gradient argument):
     nonsaturating:  dJ_G/dl = -1/2 (1 - sigmoid(l)) -> -1/2
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 
 
-def d_loss(*, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """J_D: D's binary cross-entropy, real labelled 1 and fake labelled 0."""
-    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+def d_loss(*, real_logits: torch.Tensor, fake_logits: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """J_D: D's binary cross-entropy, real labelled 1 - smoothing (one-sided label smoothing,
+    Salimans et al. 2016; 0 = none) and fake labelled 0."""
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - smoothing))
     fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     return 0.5 * (real + fake)
 
@@ -39,8 +44,81 @@ def g_loss_nonsaturating(*, fake_logits: torch.Tensor) -> torch.Tensor:
     return 0.5 * F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
-# loss config name -> generator cost; both games share d_loss.
-G_LOSSES = {
-    "minimax": g_loss_minimax,
-    "nonsaturating": g_loss_nonsaturating,
+# Critic games: D outputs an unbounded score s, not the logit of a probability.
+
+def wgan_d(*, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """WGAN critic (Arjovsky et al. 2017): minimise E s(G(z)) - E s(x), an estimate of -W1."""
+    return fake_logits.mean() - real_logits.mean()
+
+
+def wgan_g(*, fake_logits: torch.Tensor) -> torch.Tensor:
+    """WGAN and hinge generator: minimise -E s(G(z))."""
+    return -fake_logits.mean()
+
+
+def hinge_d(*, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Hinge critic (Lim & Ye 2017; Miyato et al. 2018): E relu(1 - s(x)) + E relu(1 + s(G(z)))."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def lsgan_d(*, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Least squares (Mao et al. 2017, a=0, b=c=1): 1/2 E (s(x) - 1)^2 + 1/2 E s(G(z))^2."""
+    return 0.5 * (real_logits - 1).square().mean() + 0.5 * fake_logits.square().mean()
+
+
+def lsgan_g(*, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Least squares generator: 1/2 E (s(G(z)) - 1)^2."""
+    return 0.5 * (fake_logits - 1).square().mean()
+
+
+def _input_grad(D, x: torch.Tensor) -> torch.Tensor:
+    """d D(x) / dx per example, flattened to (B, features), kept in the graph."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    return grad.flatten(1)
+
+
+def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E (|grad D(x_hat)|_2 - 1)^2 with x_hat = e x + (1 - e) G(z),
+    e ~ U[0, 1] drawn once per example (not per pixel)."""
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)  # (B, 1, 1, 1)
+    x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+    return (_input_grad(D, x_hat).norm(dim=1) - 1).square().mean()
+
+
+def r1_penalty(D, real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): 1/2 E |grad D(x)|^2 on real data (times gamma in the loop)."""
+    return 0.5 * _input_grad(D, real).square().sum(1).mean()
+
+
+@dataclass(frozen=True)
+class Game:
+    """A loss config made concrete: the two costs and the regularisers the loop applies."""
+    d_loss: Callable
+    g_loss: Callable
+    critic: bool = False        # D outputs raw scores: logged as critic/*, not as probabilities
+    smoothing: float = 0.0      # one-sided label smoothing of the real target (cross-entropy games)
+    gp_weight: float = 0.0      # WGAN-GP penalty weight (lambda)
+    r1_gamma: float = 0.0       # R1 penalty weight (gamma)
+    clip: float = 0.0           # WGAN weight clipping: every critic weight kept in [-clip, clip]
+
+
+# loss config name -> (J_D, J_G, critic?)
+LOSSES = {
+    "minimax": (d_loss, g_loss_minimax, False),
+    "nonsaturating": (d_loss, g_loss_nonsaturating, False),
+    "wgan": (wgan_d, wgan_g, True),
+    "wgan_gp": (wgan_d, wgan_g, True),
+    "hinge": (hinge_d, wgan_g, True),
+    "lsgan": (lsgan_d, lsgan_g, True),
 }
+
+
+def make_game(loss_cfg) -> Game:
+    """The Game for conf/loss/<name>.yaml."""
+    d, g, critic = LOSSES[loss_cfg.name]
+    smoothing = float(loss_cfg.get("label_smoothing", 0.0))
+    if smoothing:
+        d = partial(d_loss, smoothing=smoothing)
+    return Game(d, g, critic, smoothing, float(loss_cfg.get("gp_weight", 0.0)),
+                float(loss_cfg.get("r1_gamma", 0.0)), float(loss_cfg.get("clip", 0.0)))

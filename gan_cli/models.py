@@ -151,11 +151,25 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+def spectral_norm_(D: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every conv and linear weight of D, in place."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for module in [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]:
+        spectral_norm(module)
+    return D
+
+
+def build_discriminator(model_cfg, shape) -> nn.Module:
+    """D from conf/model/<name>.yaml, with spectral normalisation when model.spectral_norm."""
+    D = build(model_cfg.d, shape=tuple(shape), z_dim=int(model_cfg.z_dim))
+    return spectral_norm_(D) if model_cfg.get("spectral_norm", False) else D
+
+
 def build_models(model_cfg, shape, device) -> tuple[nn.Module, nn.Module]:
     """Instantiate G and D from conf/model/<name>.yaml, passing the data shape and z_dim."""
-    kw = dict(shape=tuple(shape), z_dim=int(model_cfg.z_dim))
-    G, D = build(model_cfg.g, **kw), build(model_cfg.d, **kw)
-    return G.to(device), D.to(device)
+    G = build(model_cfg.g, shape=tuple(shape), z_dim=int(model_cfg.z_dim))
+    return G.to(device), build_discriminator(model_cfg, shape).to(device)
 
 
 def noise(n: int, z_dim: int, device, generator: torch.Generator | None = None) -> torch.Tensor:

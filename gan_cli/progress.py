@@ -19,15 +19,18 @@ def console_handler() -> logging.Handler:
     return handler
 
 
-def format_stats(stats: dict) -> str:
-    return (f"loss_d {stats['loss_d']:.3f}  loss_g {stats['loss_g']:.3f}  "
-            f"D(x) {stats['D_real']:.3f}  D(G(z)) {stats['D_fake']:.3f}")
+def format_stats(stats: dict, critic: bool = False, digits: int = 3) -> str:
+    """Latest losses and D's mean output on real and fake (C(...): raw critic scores)."""
+    d = "C" if critic else "D"
+    return (f"loss_d {stats['loss_d']:.{digits}f}  loss_g {stats['loss_g']:.{digits}f}  "
+            f"{d}(x) {stats['D_real']:.{digits}f}  {d}(G(z)) {stats['D_fake']:.{digits}f}")
 
 
 class TrainingProgress:
     """Context manager; call update(step, stats) at each log interval and advance() every step."""
 
-    def __init__(self, mode: str, start: int, total: int):
+    def __init__(self, mode: str, start: int, total: int, critic: bool = False):
+        self.critic = critic
         self.use_bar = mode == "bar" or (mode == "auto" and sys.stdout.isatty())
         self.start, self.total = start, total
         self.bar = None
@@ -52,8 +55,8 @@ class TrainingProgress:
 
     def update(self, step: int, stats: dict, steps_per_s: float) -> None:
         if self.bar is not None:
-            short = (f"d {stats['loss_d']:.2f} g {stats['loss_g']:.2f} "
-                     f"D(x) {stats['D_real']:.2f} D(G(z)) {stats['D_fake']:.2f}")
+            short = format_stats(stats, self.critic, 2).replace("loss_", "").replace("  ", " ")
             self.bar.update(self.task, rate=f"{steps_per_s:.0f} steps/s", stats=short)
         else:
-            log.info(f"step {step}/{self.total} | {format_stats(stats)} | {steps_per_s:6.1f} steps/s")
+            log.info(f"step {step}/{self.total} | {format_stats(stats, self.critic)} | "
+                     f"{steps_per_s:6.1f} steps/s")

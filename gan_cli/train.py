@@ -7,6 +7,7 @@
 `train(cfg, out_dir)` knows nothing of Hydra; cli.py calls it.
 """
 
+import copy
 import logging
 import math
 import signal
@@ -25,14 +26,23 @@ from gan_cli.data import Data, load_data
 from gan_cli.evaluate import make_evaluator, print_metrics
 from gan_cli.health import diversity, grad_norm, print_verdict, verdict
 from gan_cli.images import image_grid, plot_limit, save_png, scatter_image
-from gan_cli.losses import G_LOSSES, d_loss
+from gan_cli.losses import Game, gradient_penalty, make_game, r1_penalty
 from gan_cli.models import build_models, count_params, noise
 from gan_cli.progress import TrainingProgress
 
 log = logging.getLogger(__name__)
 
 
-def train_step(G, D, opt_g, opt_d, data: Data, g_loss, *, batch_size: int, d_steps: int) -> dict:
+def ema_update(G_ema, G, decay: float) -> None:
+    """G_ema <- decay * G_ema + (1 - decay) * G for the weights; buffers (batchnorm stats) copied."""
+    with torch.no_grad():
+        for e, p in zip(G_ema.parameters(), G.parameters()):
+            e.lerp_(p, 1 - decay)
+        for e, b in zip(G_ema.buffers(), G.buffers()):
+            e.copy_(b)
+
+
+def train_step(G, D, opt_g, opt_d, data: Data, game: Game, *, batch_size: int, d_steps: int) -> dict:
     """One iteration of Algorithm 1. Returns detached tensors of the last D step and the G step."""
     z_dim = G.z_dim
     for _ in range(d_steps):
@@ -40,22 +50,31 @@ def train_step(G, D, opt_g, opt_d, data: Data, g_loss, *, batch_size: int, d_ste
         with torch.no_grad():                               # G fixed
             fake = G(noise(batch_size, z_dim, real.device))  # fresh noise
         real_logits, fake_logits = D(real), D(fake)
-        loss_d = d_loss(real_logits=real_logits, fake_logits=fake_logits)
+        loss_d = game.d_loss(real_logits=real_logits, fake_logits=fake_logits)
+        if game.gp_weight:
+            loss_d = loss_d + game.gp_weight * gradient_penalty(D, real, fake)
+        if game.r1_gamma:
+            loss_d = loss_d + game.r1_gamma * r1_penalty(D, real)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
+        if game.clip:  # WGAN: keep the critic (roughly) K-Lipschitz
+            with torch.no_grad():
+                for p in D.parameters():
+                    p.clamp_(-game.clip, game.clip)
 
     D.requires_grad_(False)                                 # D fixed: no grads for its weights
     fake = G(noise(batch_size, z_dim, real.device))
-    loss_g = g_loss(fake_logits=D(fake))
+    loss_g = game.g_loss(fake_logits=D(fake))
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
     D.requires_grad_(True)
     real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
+    summary = (lambda s: s.mean()) if game.critic else (lambda s: torch.sigmoid(s).mean())
     return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
-            "D_real": torch.sigmoid(real_logits).mean(),            # D(x)
-            "D_fake": torch.sigmoid(fake_logits).mean(),            # D(G(z))
+            "D_real": summary(real_logits),    # D(x), or the mean critic score on real data
+            "D_fake": summary(fake_logits),    # D(G(z)), or the mean critic score on fakes
             "D_acc_real": (real_logits > 0).float().mean(),         # share of reals called real
             "D_acc_fake": (fake_logits < 0).float().mean()}         # share of fakes called fake
 
@@ -98,15 +117,16 @@ def check_resumable(ckpt: dict, cfg, data: Data, path) -> None:
 
 
 def setup(cfg, device):
-    """Data, G, D and their optimizers, built from config (image shape from the data)."""
+    """Data, G, D, their optimizers and (train.ema > 0) G's moving average, built from config."""
     data = load_data(cfg.data, device)
     G, D = build_models(cfg.model, data.shape, device)
     opt_g = build(cfg.optim.g, params=G.parameters())
     opt_d = build(cfg.optim.d, params=D.parameters())
-    return data, G, D, opt_g, opt_d
+    G_ema = copy.deepcopy(G).requires_grad_(False) if cfg.train.ema > 0 else None
+    return data, G, D, opt_g, opt_d, G_ema
 
 
-def resume_from(cfg, data, G, D, opt_g, opt_d) -> int:
+def resume_from(cfg, data, G, D, opt_g, opt_d, G_ema) -> int:
     """Load train.resume's states into the models and optimizers; return its step."""
     ckpt = load_checkpoint(cfg.train.resume, map_location=data.x.device)
     check_resumable(ckpt, cfg, data, cfg.train.resume)
@@ -114,6 +134,8 @@ def resume_from(cfg, data, G, D, opt_g, opt_d) -> int:
     D.load_state_dict(ckpt["D"])
     opt_g.load_state_dict(ckpt["opt_g"])
     opt_d.load_state_dict(ckpt["opt_d"])
+    if G_ema is not None:  # a run that had no EMA starts its average from the current G
+        G_ema.load_state_dict(ckpt.get("G_ema", ckpt["G"]))
     set_rng_state(ckpt["rng"])
     log.info(f"Resuming from {cfg.train.resume} at step {ckpt['step']}")
     return int(ckpt["step"])
@@ -143,11 +165,13 @@ def log_samples(writer, out_dir: Path, step: int, G, fixed_z, data: Data) -> Non
     save_png(img, out_dir / "samples" / f"step_{step:06d}.png")
 
 
-def log_scalars(writer: SummaryWriter, step: int, stats: dict) -> dict:
-    """Write loss/d, loss/g, D/real = D(x), D/fake = D(G(z)); return them as floats."""
+def log_scalars(writer: SummaryWriter, step: int, stats: dict, critic: bool = False) -> dict:
+    """Write loss/d, loss/g and D/real = D(x), D/fake = D(G(z)) (critic/real, critic/fake: raw
+    scores, for critic losses); return them as floats."""
     values = {k: float(v) for k, v in stats.items()}
+    d = "critic" if critic else "D"
     for tag, key in (("loss/d", "loss_d"), ("loss/g", "loss_g"),
-                     ("D/real", "D_real"), ("D/fake", "D_fake")):
+                     (f"{d}/real", "D_real"), (f"{d}/fake", "D_fake")):
         writer.add_scalar(tag, values[key], step)
     return values
 
@@ -178,9 +202,9 @@ def make_probe(data: Data, n: int, z_dim: int, seed: int) -> dict:
             "real": data.batch(real_idx.to(data.x.device))}
 
 
-def log_diagnostics(writer, step: int, stats: dict, G, D, probe: dict) -> dict:
+def log_diagnostics(writer, step: int, stats: dict, G, D, probe: dict, critic: bool) -> dict:
     """Scalars plus health diagnostics (grad norms, D accuracy, D(x) - D(G(z)), diversity)."""
-    entry = {"step": step, **log_scalars(writer, step, stats),
+    entry = {"step": step, **log_scalars(writer, step, stats, critic),
              "grad_norm_g": grad_norm(G), "grad_norm_d": grad_norm(D)}
     entry["D_gap"] = entry["D_real"] - entry["D_fake"]
     G.eval()
@@ -204,41 +228,46 @@ def finite(*modules) -> bool:
     return all(torch.isfinite(p).all() for m in modules for p in m.parameters())
 
 
-def loop(cfg, out_dir: Path, writer, data: Data, G, D, opt_g, opt_d, start: int, evaluate) -> dict:
-    """Steps start+1 .. train.steps with logging, evaluation, samples and checkpoints."""
+def loop(cfg, out_dir: Path, writer, data: Data, G, D, opt_g, opt_d, start: int, evaluate,
+         G_ema=None) -> dict:
+    """Steps start+1 .. train.steps with logging, evaluation, samples and checkpoints.
+    With an EMA of G, samples, diversity and metrics use the EMA weights."""
     t, every = cfg.train, cfg.eval.every
-    g_loss = G_LOSSES[cfg.loss.name]
+    game = make_game(cfg.loss)
     probe = make_probe(data, t.n_samples, G.z_dim, int(cfg.seed))
+    G_eval = G if G_ema is None else G_ema  # samples and metrics come from the EMA when on
     ckpt_path, config = out_dir / "checkpoints" / "last.pt", saved_config(cfg, data)
 
-    def save(step):  # never overwrite the last good checkpoint with NaN weights
-        if not finite(G, D):
-            return False
-        save_checkpoint(ckpt_path, step=step, G=G, D=D, opt_g=opt_g, opt_d=opt_d,
-                        config=config, data=data_info(data))
-        return True
+    def save(step) -> bool:  # never overwrite the last good checkpoint with NaN weights
+        if finite(G, D):
+            save_checkpoint(ckpt_path, step=step, G=G, D=D, opt_g=opt_g, opt_d=opt_d,
+                            config=config, data=data_info(data), G_ema=G_ema)
+            return True
+        return False
 
     out = {"status": "completed", "steps_done": start, "history": [], "evals": []}
     t0 = tick = time.perf_counter()
     tick_step = start
-    with deferred_sigint() as stop, TrainingProgress(t.progress, start, t.steps) as bar:
+    with deferred_sigint() as stop, TrainingProgress(t.progress, start, t.steps, game.critic) as bar:
         for step in range(start + 1, t.steps + 1):
-            stats = train_step(G, D, opt_g, opt_d, data, g_loss,
+            stats = train_step(G, D, opt_g, opt_d, data, game,
                                batch_size=t.batch_size, d_steps=t.d_steps)
+            if G_ema is not None:
+                ema_update(G_ema, G, t.ema)
             out["steps_done"] = step
             bar.advance()
             if step % t.log_every == 0 or step == t.steps:
                 now = time.perf_counter()
-                out["history"].append(log_diagnostics(writer, step, stats, G, D, probe))
+                out["history"].append(log_diagnostics(writer, step, stats, G_eval, D, probe, game.critic))
                 bar.update(step, out["history"][-1], (step - tick_step) / (now - tick))
                 tick, tick_step = now, step
                 if not math.isfinite(out["history"][-1]["loss_d"] + out["history"][-1]["loss_g"]):
                     out.update(status="diverged", diverged_at=step)
                     break
             if evaluate and (every and step % every == 0 or step == t.steps):
-                out["evals"].append(log_metrics(writer, step, evaluate, G))
+                out["evals"].append(log_metrics(writer, step, evaluate, G_eval))
             if step % t.sample_every == 0 or step == t.steps:
-                log_samples(writer, out_dir, step, G, probe["z"], data)
+                log_samples(writer, out_dir, step, G_eval, probe["z"], data)
             if step % t.ckpt_every == 0 and step != t.steps and not save(step):
                 out.update(status="diverged", diverged_at=step)
                 break
@@ -258,12 +287,12 @@ def feature_cache(cfg) -> Path:
     return Path(str(cfg.paths.data_dir)) / "gan_cli_features"
 
 
-def summarise(outcome: dict, data: Data, t, start: int) -> dict:
+def summarise(outcome: dict, data: Data, t, start: int, critic: bool) -> dict:
     """results.json fields from the loop's outcome: throughput, final metrics, health verdict."""
     history, evals = outcome.pop("history"), outcome.pop("evals")
     done = outcome["steps_done"] - start
     metrics = {k: v for k, v in evals[-1].items() if k != "step"} if evals else {}
-    findings = verdict(history, evals, outcome.get("diverged_at"),
+    findings = verdict(history, evals, outcome.get("diverged_at"), critic=critic,
                        num_modes=None if data.is_image else data.num_classes,
                        num_classes=data.num_classes if data.is_image else None)
     return {**outcome, "metrics": metrics, "metrics_step": evals[-1]["step"] if evals else None,
@@ -290,8 +319,8 @@ def train(cfg, out_dir, hparams: dict | None = None) -> dict:
     device = resolve_device(cfg.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"
     torch.manual_seed(int(cfg.seed))
-    data, G, D, opt_g, opt_d = setup(cfg, device)
-    start = resume_from(cfg, data, G, D, opt_g, opt_d) if cfg.train.resume else 0
+    data, G, D, opt_g, opt_d, G_ema = setup(cfg, device)
+    start = resume_from(cfg, data, G, D, opt_g, opt_d, G_ema) if cfg.train.resume else 0
     # On resume, TensorBoard drops events logged after the checkpoint: no duplicate steps.
     writer = SummaryWriter(str(out_dir), purge_step=start + 1 if start else None)
     results = {"status": "failed", "steps_done": start, "steps_requested": int(cfg.train.steps),
@@ -300,8 +329,8 @@ def train(cfg, out_dir, hparams: dict | None = None) -> dict:
         log_start(writer, cfg, data, G, D, device)
         atomic_write(out_dir / "config.yaml", lambda tmp: OmegaConf.save(saved_config(cfg, data), tmp))
         evaluate, results["eval"] = make_evaluator(data, cfg.eval, feature_cache(cfg))
-        outcome = loop(cfg, out_dir, writer, data, G, D, opt_g, opt_d, start, evaluate)
-        results.update(summarise(outcome, data, cfg.train, start))
+        outcome = loop(cfg, out_dir, writer, data, G, D, opt_g, opt_d, start, evaluate, G_ema)
+        results.update(summarise(outcome, data, cfg.train, start, make_game(cfg.loss).critic))
         if results["metrics"]:
             print_metrics(results["metrics"], results["eval"])
         print_verdict(results["health"])

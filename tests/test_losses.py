@@ -4,8 +4,10 @@ import math
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from gan_cli.losses import G_LOSSES, d_loss, g_loss_minimax, g_loss_nonsaturating
+from gan_cli import losses as L
+from gan_cli.losses import LOSSES, d_loss, g_loss_minimax, g_loss_nonsaturating
 
 
 def sig(x):
@@ -69,4 +71,72 @@ def test_registry_names_match_conf():
     from pathlib import Path
 
     from gan_cli.cli import conf_dir
-    assert sorted(G_LOSSES) == sorted(p.stem for p in (Path(conf_dir()) / "loss").glob("*.yaml"))
+    assert sorted(LOSSES) == sorted(p.stem for p in (Path(conf_dir()) / "loss").glob("*.yaml"))
+
+
+def test_critic_losses_by_hand():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])
+    assert L.wgan_d(real_logits=real, fake_logits=fake).item() == pytest.approx(-1.0 - 2.0)
+    assert L.wgan_g(fake_logits=fake).item() == pytest.approx(1.0)
+    # hinge: relu(1 - [0.5, 2]) = [0.5, 0] -> 0.25; relu(1 + [-2, 0.5]) = [0, 1.5] -> 0.75
+    assert L.hinge_d(real_logits=torch.tensor([0.5, 2.0]),
+                     fake_logits=torch.tensor([-2.0, 0.5])).item() == pytest.approx(1.0)
+    # lsgan: 1/2 mean([0, 4]) + 1/2 mean([0, 4]) = 2; G: 1/2 mean([1, 1]) = 0.5
+    assert L.lsgan_d(real_logits=torch.tensor([1.0, 3.0]),
+                     fake_logits=torch.tensor([0.0, 2.0])).item() == pytest.approx(2.0)
+    assert L.lsgan_g(fake_logits=torch.tensor([0.0, 2.0])).item() == pytest.approx(0.5)
+
+
+def test_label_smoothing_changes_only_the_real_target():
+    real, fake = torch.tensor([2.0]), torch.tensor([-1.0])
+    plain = d_loss(real_logits=real, fake_logits=fake)
+    smooth = d_loss(real_logits=real, fake_logits=fake, smoothing=0.1)
+    # bce(2, t) = t * 0.126928 + (1 - t) * 2.126928: t = 0.9 adds 0.2, halved by J_D's 1/2
+    assert (smooth - plain).item() == pytest.approx(0.1, rel=1e-4)
+    other_fake = d_loss(real_logits=real, fake_logits=torch.tensor([3.0]), smoothing=0.1) \
+        - d_loss(real_logits=real, fake_logits=torch.tensor([3.0]))
+    assert other_fake.item() == pytest.approx(0.1, rel=1e-4)  # the fake term is untouched
+    game = L.make_game(OmegaConf.create({"name": "nonsaturating", "label_smoothing": 0.1}))
+    assert game.d_loss(real_logits=real, fake_logits=fake).item() == pytest.approx(smooth.item())
+
+
+class Linear2(torch.nn.Module):
+    """D(x) = w . x with w = (3, 4): grad_x D = w everywhere, |w| = 5."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        return x.flatten(1) @ self.w
+
+
+def test_gradient_and_r1_penalties_by_hand():
+    D = Linear2()
+    real, fake = torch.randn(6, 2), torch.randn(6, 2)
+    assert L.gradient_penalty(D, real, fake).item() == pytest.approx((5 - 1) ** 2)
+    assert L.r1_penalty(D, real).item() == pytest.approx(0.5 * 25)
+
+
+def test_gradient_penalty_interpolates_per_example():
+    seen = []
+
+    def D(x):  # a critic on (B, C, H, W) images that records its input
+        seen.append(x.detach().clone())
+        return x.flatten(1).sum(1)
+
+    real, fake = torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4)
+    L.gradient_penalty(D, real, fake)
+    eps = (seen[0] - fake) / (real - fake)  # (B, C, H, W): the weight of real in each pixel
+    per_example = eps.flatten(1)
+    assert torch.allclose(per_example, per_example[:, :1].expand_as(per_example), atol=1e-4)
+    assert per_example[:, 0].std() > 0  # but it differs between examples
+
+
+def test_r1_and_gp_reach_the_discriminator_weights():
+    D = torch.nn.Linear(2, 1)
+    loss = L.r1_penalty(lambda x: D(x).squeeze(1), torch.randn(8, 2))
+    loss.backward()
+    assert D.weight.grad is not None and D.weight.grad.abs().sum() > 0

@@ -84,3 +84,25 @@ def test_ctrl_c_saves_and_resume_is_exact(tmp_path):
                           text=True, timeout=300)
     assert full.returncode == 0, full.stderr
     assert_same_state(weights(tmp_path / "full"), weights(run))
+
+
+def test_ema_is_saved_resumed_and_used_for_sampling(tmp_path):
+    ema = ["train.ema=0.9"]
+    train(compose_train(TINY + RING + ema + ["train.steps=8"]), tmp_path / "full")
+    train(compose_train(TINY + RING + ema + ["train.steps=5"]), tmp_path / "part")
+    train(compose_train(TINY + RING + ema + ["train.steps=8", f"train.resume={tmp_path / 'part'}"]),
+          tmp_path / "part")
+    full, part = weights(tmp_path / "full"), weights(tmp_path / "part")
+    assert all(torch.equal(full["G_ema"][k], part["G_ema"][k]) for k in full["G_ema"])
+    assert not all(torch.equal(full["G_ema"][k], full["G"][k]) for k in full["G"])
+    from gan_cli.sample import load_generator
+    G = load_generator(full, "cpu")
+    assert all(torch.equal(v, full["G_ema"][k]) for k, v in G.state_dict().items())
+
+
+def test_ema_update_formula():
+    from gan_cli.train import ema_update
+    G, G_ema = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    before = G_ema.weight.detach().clone()
+    ema_update(G_ema, G, 0.9)
+    assert torch.allclose(G_ema.weight, 0.9 * before + 0.1 * G.weight)
