@@ -46,6 +46,11 @@ class Data:
         """A minibatch of n rows drawn uniformly with replacement (torch's global RNG)."""
         return self.batch(torch.randint(len(self.x), (n,), device=self.x.device))
 
+    def sample_labelled(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Like sample(n), with the rows' labels (B,)."""
+        idx = torch.randint(len(self.x), (n,), device=self.x.device)
+        return self.batch(idx), self.labels[idx]
+
 
 def _quiet(fn, *args, **kwargs):
     """Run fn with stdout/stderr captured: torchvision prints download attempts."""

@@ -6,6 +6,7 @@ from gan_cli import metrics as M
 from gan_cli.config import ConfigError
 from gan_cli.data import Data
 from gan_cli.features import FeatureSpace, feature_space, split
+from gan_cli.models import class_labels
 
 IMAGE_METRICS = ("fid", "kid", "precision_recall", "density_coverage", "classes")
 POINT_METRICS = ("fid", "kid", "precision_recall", "density_coverage", "modes")
@@ -42,7 +43,9 @@ def generate(G, n: int, seed: int, batch: int = 500) -> torch.Tensor:
     was_training = G.training
     G.eval()
     z = torch.randn(n, G.z_dim, device=device, generator=gen)
-    out = torch.cat([G(z[i:i + batch]) for i in range(0, n, batch)])
+    y = class_labels(G, n, device)  # conditional: the classes in equal shares
+    out = torch.cat([G(z[i:i + batch], None if y is None else y[i:i + batch])
+                     for i in range(0, n, batch)])
     G.train(was_training)
     return out
 
@@ -109,10 +112,12 @@ def snapshot_diagnostics(G, D, data: Data, n: int = 256, seed: int = 0, critic: 
     """D's view of real and generated batches and the sample diversity, from one checkpoint."""
     from gan_cli.health import diversity
 
-    idx = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:n]
-    real, fake = data.batch(idx.to(data.x.device)), generate(G, n, seed)
+    idx = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:n].to(data.x.device)
+    real, fake = data.batch(idx), generate(G, n, seed)
+    conditional = hasattr(G, "num_classes")
     D.eval()
-    real_logits, fake_logits = D(real), D(fake)
+    real_logits = D(real, data.labels[idx] if conditional else None)
+    fake_logits = D(fake, class_labels(G, n, fake.device))
     summary = (lambda s: s.mean().item()) if critic else (lambda s: torch.sigmoid(s).mean().item())
     return {"step": 0, "D_real": summary(real_logits), "D_fake": summary(fake_logits),
             "D_acc_real": (real_logits > 0).float().mean().item(),
@@ -160,7 +165,7 @@ def evaluate_checkpoint(checkpoint, eval_cfg, data_dir, seed: int = 0, device: s
         config.data.root = str(data_dir)
     data = load_data(config.data, device)
     G = load_generator(ckpt, device)
-    D = build_discriminator(config.model, data.shape).to(device)
+    D = build_discriminator(config.model, data.shape, data.num_classes).to(device)
     D.load_state_dict(ckpt["D"])
     evaluate, settings = make_evaluator(data, eval_cfg, Path(str(data_dir)) / "gan_cli_features")
     metrics = evaluate(G, seed) if evaluate else {}

@@ -7,6 +7,7 @@ z_dim, plus the keyword arguments of its YAML file in conf/model/.
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gan_cli.config import ConfigError, build
@@ -27,7 +28,7 @@ class MLPGenerator(nn.Module):
         out = [nn.Tanh()] if _is_image(self.shape) else []
         self.net = nn.Sequential(*blocks, nn.Linear(dims[-1], math.prod(self.shape)), *out)
 
-    def forward(self, z):  # (B, z_dim) -> (B, *shape)
+    def forward(self, z, y=None):  # (B, z_dim) -> (B, *shape); y: unused (unconditional)
         return self.net(z).view(-1, *self.shape)
 
 
@@ -40,7 +41,7 @@ class MLPDiscriminator(nn.Module):
         blocks = [m for a, b in zip(dims, dims[1:]) for m in (nn.Linear(a, b), nn.LeakyReLU(0.2))]
         self.net = nn.Sequential(nn.Flatten(), *blocks, nn.Linear(dims[-1], 1))
 
-    def forward(self, x):  # (B, *shape) -> (B,)
+    def forward(self, x, y=None):  # (B, *shape) -> (B,)
         return self.net(x).squeeze(1)
 
 
@@ -83,7 +84,7 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 
-    def forward(self, z):  # (B, z_dim) -> (B, C, size, size)
+    def forward(self, z, y=None):  # (B, z_dim) -> (B, C, size, size)
         return self.net(z[:, :, None, None])
 
 
@@ -102,7 +103,7 @@ class DCGANDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 
-    def forward(self, x):  # (B, C, size, size) -> (B,)
+    def forward(self, x, y=None):  # (B, C, size, size) -> (B,)
         return self.net(x).flatten()
 
 
@@ -126,7 +127,7 @@ class SlidesGenerator(nn.Module):
             nn.Conv2d(128, shape[0], 7, padding=3), nn.Tanh(),         # (B, C, 28, 28)
         )
 
-    def forward(self, z):
+    def forward(self, z, y=None):
         return self.net(z)
 
 
@@ -142,7 +143,7 @@ class SlidesDiscriminator(nn.Module):
             nn.Flatten(), nn.Linear(64 * 7 * 7, 1),
         )
 
-    def forward(self, x):  # (B, C, 28, 28) -> (B,)
+    def forward(self, x, y=None):  # (B, C, 28, 28) -> (B,)
         return self.net(x).squeeze(1)
 
 
@@ -160,16 +161,73 @@ def spectral_norm_(D: nn.Module) -> nn.Module:
     return D
 
 
-def build_discriminator(model_cfg, shape) -> nn.Module:
-    """D from conf/model/<name>.yaml, with spectral normalisation when model.spectral_norm."""
-    D = build(model_cfg.d, shape=tuple(shape), z_dim=int(model_cfg.z_dim))
-    return spectral_norm_(D) if model_cfg.get("spectral_norm", False) else D
+class ConditionalGenerator(nn.Module):
+    """Conditional G (Mirza & Osindero 2014): G(z, y) = G'([z, onehot(y)]), G' built for z_dim + K."""
+
+    def __init__(self, G: nn.Module, z_dim: int, num_classes: int):
+        super().__init__()
+        self.G, self.z_dim, self.num_classes = G, z_dim, num_classes
+
+    def forward(self, z, y):  # (B, z_dim), (B,) -> (B, *shape)
+        return self.G(torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], 1))
 
 
-def build_models(model_cfg, shape, device) -> tuple[nn.Module, nn.Module]:
+class ConditionalDiscriminator(nn.Module):
+    """Conditional D: D(x, y) = D'([x, onehot(y)]), the one-hot as K extra features (images: K
+    constant channels), D' built for the wider input."""
+
+    def __init__(self, D: nn.Module, num_classes: int):
+        super().__init__()
+        self.D, self.num_classes = D, num_classes
+
+    def forward(self, x, y):  # (B, *shape), (B,) -> (B,)
+        onehot = F.one_hot(y, self.num_classes).to(x.dtype)  # (B, K)
+        if x.dim() == 4:
+            onehot = onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])  # (B, K, H, W)
+        return self.D(torch.cat([x, onehot], 1))
+
+
+def _classes(model_cfg, num_classes) -> int:
+    """K when model.conditional, else 0; conditioning needs labelled data."""
+    if not model_cfg.get("conditional", False):
+        return 0
+    if not num_classes:
+        raise ConfigError("model.conditional=true needs labelled data (mnist, fashion_mnist, cifar10, "
+                          "ring8, grid25); this data has no labels")
+    return int(num_classes)
+
+
+def build_generator(model_cfg, shape, num_classes=None) -> nn.Module:
+    """G from conf/model/<name>.yaml; conditional on the class when model.conditional."""
+    k, z_dim = _classes(model_cfg, num_classes), int(model_cfg.z_dim)
+    G = build(model_cfg.g, shape=tuple(shape), z_dim=z_dim + k)
+    return ConditionalGenerator(G, z_dim, k) if k else G
+
+
+def build_discriminator(model_cfg, shape, num_classes=None) -> nn.Module:
+    """D from conf/model/<name>.yaml, with spectral normalisation when model.spectral_norm, and
+    conditional on the class when model.conditional."""
+    k = _classes(model_cfg, num_classes)
+    D = build(model_cfg.d, shape=(shape[0] + k, *shape[1:]), z_dim=int(model_cfg.z_dim))
+    D = spectral_norm_(D) if model_cfg.get("spectral_norm", False) else D
+    return ConditionalDiscriminator(D, k) if k else D
+
+
+def build_models(model_cfg, shape, device, num_classes=None) -> tuple[nn.Module, nn.Module]:
     """Instantiate G and D from conf/model/<name>.yaml, passing the data shape and z_dim."""
-    G = build(model_cfg.g, shape=tuple(shape), z_dim=int(model_cfg.z_dim))
-    return G.to(device), build_discriminator(model_cfg, shape).to(device)
+    G = build_generator(model_cfg, shape, num_classes)
+    return G.to(device), build_discriminator(model_cfg, shape, num_classes).to(device)
+
+
+def class_labels(G, n: int, device, label=None) -> torch.Tensor | None:
+    """Labels for n samples of a conditional G (all `label`, or cycling 0..K-1); None otherwise."""
+    k = getattr(G, "num_classes", None)
+    if k is None:
+        return None
+    if label is not None and not 0 <= int(label) < k:
+        raise ConfigError(f"label={label} is not allowed: a class in 0..{k - 1}")
+    labels = torch.arange(n, device=device) % k
+    return labels if label is None else torch.full_like(labels, int(label))
 
 
 def noise(n: int, z_dim: int, device, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -8,17 +8,17 @@ import torch
 from omegaconf import OmegaConf
 
 from gan_cli.checkpoint import find_checkpoint, load_checkpoint
-from gan_cli.config import ConfigError, build, resolve_device
+from gan_cli.config import ConfigError, resolve_device
 from gan_cli.data import load_data
 from gan_cli.images import image_grid, save_png, scatter_image
 from gan_cli.latent import arithmetic_code, interpolation_codes, nearest, seed_z
-from gan_cli.models import noise
+from gan_cli.models import build_generator, class_labels, noise
 
 
 def load_generator(ckpt: dict, device) -> torch.nn.Module:
     """G from the checkpoint's own config and data shape, in eval mode; its EMA weights if any."""
     config = OmegaConf.create(ckpt["config"])
-    G = build(config.model.g, shape=tuple(ckpt["data"]["shape"]), z_dim=int(config.model.z_dim))
+    G = build_generator(config.model, ckpt["data"]["shape"], ckpt["data"]["num_classes"])
     G.load_state_dict(ckpt.get("G_ema", ckpt["G"]))
     return G.to(device).eval()
 
@@ -33,34 +33,48 @@ def default_out(ckpt_path: Path, seed: int, mode: str = "grid") -> Path:
 MODES = ("grid", "interpolate", "arithmetic", "nearest")
 
 
-def _images(G, z: torch.Tensor) -> torch.Tensor:
+def grid_samples(G, n: int, seed: int, device, label=None) -> tuple[torch.Tensor, int | None]:
+    """n samples and the grid's row length: a conditional G without a label draws one row per
+    class (n // K samples each); with a label, n samples of that class."""
+    k = getattr(G, "num_classes", None)
+    if k and label is None:
+        per_class = max(1, n // k)
+        y = torch.arange(k, device=device).repeat_interleave(per_class)
+        z = noise(len(y), G.z_dim, device, torch.Generator(device).manual_seed(int(seed)))
+        with torch.no_grad():
+            return G(z, y), per_class
+    return _images(G, noise(n, G.z_dim, device, torch.Generator(device).manual_seed(int(seed))), label), None
+
+
+def _images(G, z: torch.Tensor, label=None) -> torch.Tensor:
+    """G(z); a conditional G draws class `label` (default 0)."""
     with torch.no_grad():
-        return G(z)
+        return G(z, class_labels(G, len(z), z.device, 0 if label is None else label))
 
 
-def interpolate_grid(G, seeds, steps: int, device) -> torch.Tensor:
+def interpolate_grid(G, seeds, steps: int, device, label=None) -> torch.Tensor:
     """Rows: for each neighbouring pair of seeds, a linear strip and a spherical strip."""
     if len(seeds) < 2 or steps < 2:
         raise ConfigError(f"seeds={list(seeds)}, steps={steps}: interpolate needs >= 2 seeds and >= 2 steps")
     z = interpolation_codes(seed_z(seeds, G.z_dim, device), steps)
-    return image_grid(_images(G, z), nrow=steps)
+    return image_grid(_images(G, z, label), nrow=steps)
 
 
-def arithmetic_grid(G, groups: dict, device) -> torch.Tensor:
+def arithmetic_grid(G, groups: dict, device, label=None) -> torch.Tensor:
     """Rows a, b, c: each group's samples and, last, G(mean z); then G(z_a - z_b + z_c)."""
     codes = {name: seed_z(groups[name], G.z_dim, device) for name in ("a", "b", "c")}
     width = max(len(z) for z in codes.values()) + 1
-    blank = torch.ones(1, *G(codes["a"][:1]).shape[1:], device=device)  # white cells
+    blank = torch.ones(1, *_images(G, codes["a"][:1]).shape[1:], device=device)  # white cells
     rows = []
     for z in codes.values():
-        x = _images(G, torch.cat([z, z.mean(0, keepdim=True)]))
+        x = _images(G, torch.cat([z, z.mean(0, keepdim=True)]), label)
         rows.append(torch.cat([x[:-1], blank.repeat(width - len(x), 1, 1, 1), x[-1:]]))
-    result = _images(G, arithmetic_code(*codes.values())[None])
+    result = _images(G, arithmetic_code(*codes.values())[None], label)
     rows.append(torch.cat([blank.repeat(width - 1, 1, 1, 1), result]))
     return image_grid(torch.cat(rows), nrow=width)
 
 
-def nearest_grid(G, ckpt: dict, n: int, k: int, seed: int, data_dir, device) -> torch.Tensor:
+def nearest_grid(G, ckpt: dict, n: int, k: int, seed: int, data_dir, device, label=None) -> torch.Tensor:
     """Each sample, then its k nearest training images in pixel space, then (labelled data) in
     the classifier's feature space: Goodfellow et al. 2014's check that G does not memorise."""
     from gan_cli.features import feature_space
@@ -70,7 +84,7 @@ def nearest_grid(G, ckpt: dict, n: int, k: int, seed: int, data_dir, device) -> 
         config.data.root = str(data_dir)
     data = load_data(config.data, device)
     real = data.batch(torch.arange(len(data.x), device=device))
-    fake = _images(G, noise(n, G.z_dim, device, torch.Generator(device).manual_seed(int(seed))))
+    fake = _images(G, noise(n, G.z_dim, device, torch.Generator(device).manual_seed(int(seed))), label)
     columns = [fake[:, None], real[nearest(fake, real, k)]]  # (n, 1, C, H, W), (n, k, C, H, W)
     if data.labels is not None:
         space = feature_space(data, Path(str(data_dir)) / "gan_cli_features", epochs=16)
@@ -97,16 +111,20 @@ def sample(checkpoint, n: int = 64, seed: int = 0, out=None, device: str = "auto
     is_image = len(ckpt["data"]["shape"]) == 3
     if mode != "grid" and not is_image:
         raise ConfigError(f"mode={mode} draws images; this checkpoint's data is 2D points: use mode=grid")
+    label = options.get("label")
+    if label is not None and not hasattr(G, "num_classes"):
+        raise ConfigError(f"label={label} needs a conditional model (model.conditional=true); "
+                          "this checkpoint's G is unconditional")
     if mode == "interpolate":
-        return [save_png(interpolate_grid(G, options["seeds"], options["steps"], device), out)]
+        return [save_png(interpolate_grid(G, options["seeds"], options["steps"], device, label), out)]
     if mode == "arithmetic":
-        return [save_png(arithmetic_grid(G, options["arithmetic"], device), out)]
+        return [save_png(arithmetic_grid(G, options["arithmetic"], device, label), out)]
     if mode == "nearest":
-        grid = nearest_grid(G, ckpt, n, options["k"], seed, options["data_dir"], device)
+        grid = nearest_grid(G, ckpt, n, options["k"], seed, options["data_dir"], device, label)
         return [save_png(grid, out)]
-    fake = _images(G, noise(n, G.z_dim, device, torch.Generator(device).manual_seed(int(seed))))
+    fake, nrow = grid_samples(G, n, seed, device, label)
     if is_image:
-        return [save_png(image_grid(fake), out)]
+        return [save_png(image_grid(fake, nrow=nrow), out)]
     # 2D points: scatter over freshly generated mixture points (no files needed), plus raw .npy.
     real = load_data(OmegaConf.create(ckpt["config"]["data"]), "cpu").x[:2000]
     save_png(scatter_image(fake, real, ckpt["data"]["plot_limit"]), out)

@@ -27,7 +27,7 @@ from gan_cli.evaluate import make_evaluator, print_metrics
 from gan_cli.health import diversity, grad_norm, print_verdict, verdict
 from gan_cli.images import image_grid, plot_limit, save_png, scatter_image
 from gan_cli.losses import Game, gradient_penalty, make_game, r1_penalty
-from gan_cli.models import build_models, count_params, noise
+from gan_cli.models import build_models, class_labels, count_params, noise
 from gan_cli.progress import TrainingProgress
 
 log = logging.getLogger(__name__)
@@ -44,17 +44,18 @@ def ema_update(G_ema, G, decay: float) -> None:
 
 def train_step(G, D, opt_g, opt_d, data: Data, game: Game, *, batch_size: int, d_steps: int) -> dict:
     """One iteration of Algorithm 1. Returns detached tensors of the last D step and the G step."""
-    z_dim = G.z_dim
+    z_dim, conditional = G.z_dim, hasattr(G, "num_classes")
     for _ in range(d_steps):
-        real = data.sample(batch_size)                      # fresh real minibatch
+        # fresh real minibatch (conditional: fakes get the real batch's labels y)
+        real, y = data.sample_labelled(batch_size) if conditional else (data.sample(batch_size), None)
         with torch.no_grad():                               # G fixed
-            fake = G(noise(batch_size, z_dim, real.device))  # fresh noise
-        real_logits, fake_logits = D(real), D(fake)
+            fake = G(noise(batch_size, z_dim, real.device), y)  # fresh noise
+        real_logits, fake_logits = D(real, y), D(fake, y)
         loss_d = game.d_loss(real_logits=real_logits, fake_logits=fake_logits)
         if game.gp_weight:
-            loss_d = loss_d + game.gp_weight * gradient_penalty(D, real, fake)
+            loss_d = loss_d + game.gp_weight * gradient_penalty(lambda x, y=y: D(x, y), real, fake)
         if game.r1_gamma:
-            loss_d = loss_d + game.r1_gamma * r1_penalty(D, real)
+            loss_d = loss_d + game.r1_gamma * r1_penalty(lambda x, y=y: D(x, y), real)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -64,8 +65,9 @@ def train_step(G, D, opt_g, opt_d, data: Data, game: Game, *, batch_size: int, d
                     p.clamp_(-game.clip, game.clip)
 
     D.requires_grad_(False)                                 # D fixed: no grads for its weights
-    fake = G(noise(batch_size, z_dim, real.device))
-    loss_g = game.g_loss(fake_logits=D(fake))
+    y = torch.randint(G.num_classes, (batch_size,), device=real.device) if conditional else None
+    fake = G(noise(batch_size, z_dim, real.device), y)
+    loss_g = game.g_loss(fake_logits=D(fake, y))
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
@@ -119,7 +121,7 @@ def check_resumable(ckpt: dict, cfg, data: Data, path) -> None:
 def setup(cfg, device):
     """Data, G, D, their optimizers and (train.ema > 0) G's moving average, built from config."""
     data = load_data(cfg.data, device)
-    G, D = build_models(cfg.model, data.shape, device)
+    G, D = build_models(cfg.model, data.shape, device, data.num_classes)
     opt_g = build(cfg.optim.g, params=G.parameters())
     opt_d = build(cfg.optim.d, params=D.parameters())
     G_ema = copy.deepcopy(G).requires_grad_(False) if cfg.train.ema > 0 else None
@@ -150,14 +152,15 @@ def log_start(writer: SummaryWriter, cfg, data: Data, G, D, device) -> None:
     writer.add_text("config", "\n".join("    " + line for line in yaml.splitlines()))
 
 
-def log_samples(writer, out_dir: Path, step: int, G, fixed_z, data: Data) -> None:
-    """G(fixed_z) in eval mode (batchnorm running stats) as a grid or a scatter over real data."""
+def log_samples(writer, out_dir: Path, step: int, G, probe: dict, data: Data) -> None:
+    """G(fixed z) in eval mode (batchnorm running stats) as a grid (conditional: a column per
+    class) or as a scatter over the real data."""
     G.eval()
     with torch.no_grad():
-        fake = G(fixed_z)
+        fake = G(probe["z"], probe["y"])
     G.train()
     if data.is_image:
-        img = image_grid(fake)
+        img = image_grid(fake, nrow=getattr(G, "num_classes", None))
     else:
         real = data.x[:2000]
         img = scatter_image(fake, real, plot_limit(real))
@@ -191,15 +194,16 @@ def saved_config(cfg, data: Data) -> dict:
     return config
 
 
-def make_probe(data: Data, n: int, z_dim: int, seed: int) -> dict:
-    """Fixed noise for sample images and a fixed real batch for diagnostics (own RNG streams,
-    so that logging never changes the training run)."""
-    gen = torch.Generator(data.x.device).manual_seed(seed)
+def make_probe(data: Data, n: int, G, seed: int) -> dict:
+    """Fixed noise (and labels) for sample images and a fixed real batch for diagnostics (own RNG
+    streams, so that logging never changes the training run)."""
+    device = data.x.device
+    gen = torch.Generator(device).manual_seed(seed)
     n_fixed = n if data.is_image else max(n, 1000)  # a scatter needs more points
     real_idx = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:256]
-    return {"z": noise(n_fixed, z_dim, data.x.device, gen),
-            "z_div": noise(256, z_dim, data.x.device, gen),
-            "real": data.batch(real_idx.to(data.x.device))}
+    return {"z": noise(n_fixed, G.z_dim, device, gen), "y": class_labels(G, n_fixed, device),
+            "z_div": noise(256, G.z_dim, device, gen), "y_div": class_labels(G, 256, device),
+            "real": data.batch(real_idx.to(device))}
 
 
 def log_diagnostics(writer, step: int, stats: dict, G, D, probe: dict, critic: bool) -> dict:
@@ -209,7 +213,7 @@ def log_diagnostics(writer, step: int, stats: dict, G, D, probe: dict, critic: b
     entry["D_gap"] = entry["D_real"] - entry["D_fake"]
     G.eval()
     with torch.no_grad():
-        entry["diversity"] = diversity(G(probe["z_div"]), probe["real"])
+        entry["diversity"] = diversity(G(probe["z_div"], probe["y_div"]), probe["real"])
     G.train()
     for key in ("grad_norm_g", "grad_norm_d", "D_acc_real", "D_acc_fake", "D_gap", "diversity"):
         writer.add_scalar(f"diag/{key}", entry[key], step)
@@ -234,7 +238,7 @@ def loop(cfg, out_dir: Path, writer, data: Data, G, D, opt_g, opt_d, start: int,
     With an EMA of G, samples, diversity and metrics use the EMA weights."""
     t, every = cfg.train, cfg.eval.every
     game = make_game(cfg.loss)
-    probe = make_probe(data, t.n_samples, G.z_dim, int(cfg.seed))
+    probe = make_probe(data, t.n_samples, G, int(cfg.seed))
     G_eval = G if G_ema is None else G_ema  # samples and metrics come from the EMA when on
     ckpt_path, config = out_dir / "checkpoints" / "last.pt", saved_config(cfg, data)
 
@@ -267,7 +271,7 @@ def loop(cfg, out_dir: Path, writer, data: Data, G, D, opt_g, opt_d, start: int,
             if evaluate and (every and step % every == 0 or step == t.steps):
                 out["evals"].append(log_metrics(writer, step, evaluate, G_eval))
             if step % t.sample_every == 0 or step == t.steps:
-                log_samples(writer, out_dir, step, G_eval, probe["z"], data)
+                log_samples(writer, out_dir, step, G_eval, probe, data)
             if step % t.ckpt_every == 0 and step != t.steps and not save(step):
                 out.update(status="diverged", diverged_at=step)
                 break

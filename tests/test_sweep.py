@@ -109,7 +109,7 @@ def test_optuna_search_reports_the_best(tmp_path):
     assert f"best_value: {min(values)}" in best
 
 
-@pytest.mark.parametrize("preset", ["loss_game", "balance", "lr", "seeds"])
+@pytest.mark.parametrize("preset", ["loss_game", "balance", "lr", "seeds", "conditional"])
 def test_presets_compose_as_multiruns(preset):
     result = run_gan("train", f"sweep={preset}", "--cfg", "hydra")
     assert result.returncode == 0, result.stderr
@@ -127,7 +127,7 @@ def test_preset_runs_and_scales_by_one_override(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", ["loss_game", "balance", "lr", "seeds"])
+@pytest.mark.parametrize("preset", ["loss_game", "balance", "lr", "seeds", "conditional"])
 def test_full_presets(preset, tmp_path):
     result = run_gan("train", f"sweep={preset}", f"hydra.sweep.dir={tmp_path}", timeout=1800)
     assert result.returncode == 0 and "Sweep finished" in result.stdout
