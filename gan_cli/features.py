@@ -99,7 +99,8 @@ def classifier_space(data: Data, cache_dir: Path, epochs: int) -> FeatureSpace:
         info = saved["info"]
     else:
         log.info(f"Training the feature classifier on {data.source} (cached at {path})")
-        model, info = train_classifier(data, epochs)
+        with torch.random.fork_rng(devices=[]):  # leave the run's RNG as a cached load would
+            model, info = train_classifier(data, epochs)
         atomic_write(path, lambda tmp: torch.save({"state": model.state_dict(), "info": info}, tmp))
     model.eval()
     log.info(f"Feature classifier: held-out accuracy {100 * info['accuracy']:.2f}% "

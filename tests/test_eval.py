@@ -95,3 +95,15 @@ def test_gan_eval_on_a_checkpoint(tmp_path):
 def test_gan_eval_bad_checkpoint(tmp_path):
     result = run_gan("eval", f"checkpoint={tmp_path / 'nope.pt'}")
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_training_the_classifier_does_not_change_the_run(tmp_path):
+    """First use trains and caches the classifier, the second loads it: the GAN must not differ."""
+    args = [*TINY, "data.download=false", "model.g.width=4", "model.d.width=4", "eval=default",
+            "eval.metrics=[classes]", "eval.classifier_epochs=1", "eval.n_samples=100",
+            f"paths.data_dir={tmp_path / 'data'}"]
+    first = train(compose_train(args), tmp_path / "a")
+    assert len(list((tmp_path / "data" / "gan_cli_features").glob("*.pt"))) == 1
+    second = train(compose_train(args), tmp_path / "b")
+    a, b = (torch.load(tmp_path / r / "checkpoints" / "last.pt", weights_only=True)["G"] for r in "ab")
+    assert all(torch.equal(a[k], b[k]) for k in a) and first["final"] == second["final"]
