@@ -1,8 +1,9 @@
-"""The `gan` command: a small router that hands `train`, `sample` and `eval` to their Hydra apps.
+"""The `gan` command: a small router that hands `train`, `sample` and `eval` to their Hydra
+apps, and `report` (which reads a finished sweep) to report.main.
 
-Hydra stays at this edge: each app turns its composed config into a call of a
-Hydra-free function (train.train, sample.sample, evaluate.evaluate_checkpoint). Bad input becomes one line on
-stderr and exit code 2, with no traceback.
+Hydra stays at this edge: each app turns its composed config into a call of a Hydra-free
+function (train.train, sample.sample, evaluate.evaluate_checkpoint). Bad input becomes one
+line on stderr and exit code 2, with no traceback.
 """
 
 import functools
