@@ -74,3 +74,14 @@ def test_sample_modes_write_one_png(mode, args, size, image_run):
 def test_unknown_mode_and_2d_data(tmp_path, image_run):
     result = run_gan("sample", f"checkpoint={image_run}", "mode=zoom")
     assert result.returncode == 2 and "mode=zoom is not allowed" in result.stderr
+
+
+def test_interpolation_strip_ends_are_the_endpoint_samples():
+    from gan_cli.models import DCGANGenerator
+    from gan_cli.sample import _images
+    G = DCGANGenerator((1, 16, 16), z_dim=8, width=4).eval()
+    seeds, steps = [4, 9], 5
+    strips = _images(G, interpolation_codes(seed_z(seeds, 8, "cpu"), steps))  # (2 strips * 5, C, H, W)
+    ends = _images(G, seed_z(seeds, 8, "cpu"))
+    for strip in (strips[:steps], strips[steps:]):  # linear, then spherical
+        assert torch.allclose(strip[0], ends[0], atol=1e-5) and torch.allclose(strip[-1], ends[1], atol=1e-5)
