@@ -233,11 +233,10 @@ def finite(*modules) -> bool:
 
 
 def loop(cfg, out_dir: Path, writer, data: Data, G, D, opt_g, opt_d, start: int, evaluate,
-         G_ema=None) -> dict:
+         game: Game, G_ema=None) -> dict:
     """Steps start+1 .. train.steps with logging, evaluation, samples and checkpoints.
     With an EMA of G, samples, diversity and metrics use the EMA weights."""
     t, every = cfg.train, cfg.eval.every
-    game = make_game(cfg.loss)
     probe = make_probe(data, t.n_samples, G, int(cfg.seed))
     G_eval = G if G_ema is None else G_ema  # samples and metrics come from the EMA when on
     ckpt_path, config = out_dir / "checkpoints" / "last.pt", saved_config(cfg, data)
@@ -333,8 +332,9 @@ def train(cfg, out_dir, hparams: dict | None = None) -> dict:
         log_start(writer, cfg, data, G, D, device)
         atomic_write(out_dir / "config.yaml", lambda tmp: OmegaConf.save(saved_config(cfg, data), tmp))
         evaluate, results["eval"] = make_evaluator(data, cfg.eval, feature_cache(cfg))
-        outcome = loop(cfg, out_dir, writer, data, G, D, opt_g, opt_d, start, evaluate, G_ema)
-        results.update(summarise(outcome, data, cfg.train, start, make_game(cfg.loss).critic))
+        game = make_game(cfg.loss)
+        outcome = loop(cfg, out_dir, writer, data, G, D, opt_g, opt_d, start, evaluate, game, G_ema)
+        results.update(summarise(outcome, data, cfg.train, start, game.critic))
         if results["metrics"]:
             print_metrics(results["metrics"], results["eval"])
         print_verdict(results["health"])
