@@ -2,7 +2,10 @@
 
 A checkpoint is a plain dict: G, D, both optimizers, the step, the RNG states,
 the resolved config and the data's shape. `torch.load(weights_only=True)`
-refuses anything but tensors and plain containers, so loading runs no code.
+refuses anything but tensors and plain containers, so loading runs no code, and
+the stored config is data: networks and optimizers are rebuilt from registries of
+names, and a config that names code (`_target_`) is refused unless it is one of the
+strings gan-cli 0.1 wrote for its own classes.
 """
 
 import json
@@ -85,4 +88,43 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     missing = [k for k in KEYS if k not in ckpt]
     if missing:
         raise ConfigError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
+    if not isinstance(ckpt["step"], int) or isinstance(ckpt["step"], bool) or ckpt["step"] < 0:
+        raise ConfigError(f"checkpoint {path} is corrupt: its step is {ckpt['step']!r}, not a count")
+    if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["data"], dict):
+        raise ConfigError(f"checkpoint {path} is corrupt: its config or data record is not a mapping")
+    ckpt["config"] = upgrade_config(ckpt["config"], path)
     return ckpt
+
+
+def _targets(node, prefix=""):
+    """(dotted key, value) of every `_target_` anywhere in a nested config."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_target_":
+                yield path, value
+            yield from _targets(value, path)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _targets(value, f"{prefix}[{i}]")
+
+
+def upgrade_config(config: dict, path) -> dict:
+    """A stored config as data for the registries: gan-cli 0.1's own `_target_` strings become
+    names; any other `_target_` (a config that would choose code) is refused."""
+    from gan_cli.models import LEGACY_TARGETS as NETS
+    from gan_cli.optimizers import LEGACY_TARGETS as OPTIMIZERS
+
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    for key, target in list(_targets(config)):
+        net = key.split(".")[1] if key.count(".") == 2 else None
+        if key in ("model.g._target_", "model.d._target_") and NETS.get(target) == (model.get("name"), net):
+            del config["model"][net]["_target_"]
+        elif key in ("optim.g._target_", "optim.d._target_") and target in OPTIMIZERS:
+            node = config["optim"][net]
+            del node["_target_"]
+            config["optim"][net] = {"name": OPTIMIZERS[target], **node}
+        else:
+            raise ConfigError(f"checkpoint {path} is refused: its config sets {key}={str(target)[:80]}, "
+                              "and gan-cli rebuilds networks from registered names only")
+    return config

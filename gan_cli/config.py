@@ -35,17 +35,22 @@ def validate_train(cfg: DictConfig) -> None:
     _check(0 <= t.ema < 1, "train.ema", t.ema, "a decay in [0, 1), e.g. 0.999; 0 turns the EMA off")
     _check(t.progress in PROGRESS, "train.progress", t.progress, f"one of {', '.join(PROGRESS)}")
     _check(cfg.device in DEVICES, "device", cfg.device, f"one of {', '.join(DEVICES)}")
-    _check(cfg.model.z_dim >= 1, "model.z_dim", cfg.model.z_dim, "must be an integer >= 1")
+    check_networks(cfg)
     loss = cfg.loss
     _check(0 <= loss.get("label_smoothing", 0) < 1, "loss.label_smoothing", loss.get("label_smoothing"),
            "must be in [0, 1)")
     for key in ("gp_weight", "r1_gamma", "clip"):
         _check(loss.get(key, 0) >= 0, f"loss.{key}", loss.get(key), "must be >= 0")
+
+
+def check_networks(cfg: DictConfig) -> None:
+    """model.* and optim.{g,d}.* against the registries' annotated constructors (names, types, ranges)."""
+    from gan_cli.models import check_model
+    from gan_cli.optimizers import optimizer_options
+
+    check_model(cfg.model)
     for net in ("g", "d"):
-        lr = cfg.optim[net].lr
-        _check(lr > 0, f"optim.{net}.lr", lr, "must be > 0")
-        for b in cfg.optim[net].get("betas", []):
-            _check(0 <= b < 1, f"optim.{net}.betas", list(cfg.optim[net].betas), "each in [0, 1)")
+        optimizer_options(cfg.optim[net], f"optim.{net}")
 
 
 def resolve_device(name: str):

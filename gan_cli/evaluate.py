@@ -154,7 +154,7 @@ def evaluate_checkpoint(checkpoint, eval_cfg, data_dir, seed: int = 0, device: s
     from gan_cli.data import load_data
     from gan_cli.health import print_verdict, verdict
     from gan_cli.losses import make_game
-    from gan_cli.models import build_discriminator
+    from gan_cli.models import build_discriminator, load_weights
     from gan_cli.sample import default_out, load_generator
 
     device = resolve_device(device)
@@ -166,7 +166,7 @@ def evaluate_checkpoint(checkpoint, eval_cfg, data_dir, seed: int = 0, device: s
     data = load_data(config.data, device)
     G = load_generator(ckpt, device)
     D = build_discriminator(config.model, data.shape, data.num_classes).to(device)
-    D.load_state_dict(ckpt["D"])
+    load_weights(D, ckpt["D"], "checkpoint")
     evaluate, settings = make_evaluator(data, eval_cfg, Path(str(data_dir)) / "gan_cli_features")
     metrics = evaluate(G, seed) if evaluate else {}
     critic = make_game(config.loss).critic

@@ -12,14 +12,17 @@ from gan_cli.config import ConfigError, resolve_device
 from gan_cli.data import load_data
 from gan_cli.images import image_grid, save_png, scatter_image
 from gan_cli.latent import arithmetic_code, interpolation_codes, nearest, seed_z
-from gan_cli.models import build_generator, class_labels, noise
+from gan_cli.models import build_generator, class_labels, load_weights, noise
 
 
 def load_generator(ckpt: dict, device) -> torch.nn.Module:
     """G from the checkpoint's own config and data shape, in eval mode; its EMA weights if any."""
     config = OmegaConf.create(ckpt["config"])
     G = build_generator(config.model, ckpt["data"]["shape"], ckpt["data"]["num_classes"])
-    G.load_state_dict(ckpt.get("G_ema", ckpt["G"]))
+    load_weights(G, ckpt.get("G_ema", ckpt["G"]), "checkpoint")
+    if not all(torch.isfinite(p).all() for p in G.parameters()):
+        raise ConfigError("checkpoint: G's weights hold NaN or Inf (the run diverged?): "
+                          "nothing to sample from")
     return G.to(device).eval()
 
 

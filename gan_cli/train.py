@@ -21,13 +21,14 @@ from omegaconf import OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 
 from gan_cli.checkpoint import atomic_write, load_checkpoint, save_checkpoint, set_rng_state, write_json
-from gan_cli.config import ConfigError, build, resolve_device, validate_train
+from gan_cli.config import ConfigError, resolve_device, validate_train
 from gan_cli.data import Data, load_data
 from gan_cli.evaluate import make_evaluator, print_metrics
 from gan_cli.health import diversity, grad_norm, print_verdict, verdict
 from gan_cli.images import image_grid, plot_limit, save_png, scatter_image
 from gan_cli.losses import Game, gradient_penalty, make_game, r1_penalty
-from gan_cli.models import build_models, class_labels, count_params, noise
+from gan_cli.models import build_models, class_labels, count_params, load_weights, noise
+from gan_cli.optimizers import build_optimizer
 from gan_cli.progress import TrainingProgress
 
 log = logging.getLogger(__name__)
@@ -113,17 +114,17 @@ def check_resumable(ckpt: dict, cfg, data: Data, path) -> None:
         raise ConfigError(f"train.resume={path}: the checkpoint's data shape is "
                           f"{tuple(ckpt['data']['shape'])}, this run's data is {data.shape}")
     for net in ("g", "d"):
-        if old["optim"][net]["_target_"] != new["optim"][net]["_target_"]:
-            raise ConfigError(f"train.resume={path}: optim.{net} was {old['optim'][net]['_target_']}"
-                              f", this run asks for {new['optim'][net]['_target_']}")
+        if old["optim"][net]["name"] != new["optim"][net]["name"]:
+            raise ConfigError(f"train.resume={path}: optim.{net} was {old['optim'][net]['name']}"
+                              f", this run asks for {new['optim'][net]['name']}")
 
 
 def setup(cfg, device):
     """Data, G, D, their optimizers and (train.ema > 0) G's moving average, built from config."""
     data = load_data(cfg.data, device)
     G, D = build_models(cfg.model, data.shape, device, data.num_classes)
-    opt_g = build(cfg.optim.g, params=G.parameters())
-    opt_d = build(cfg.optim.d, params=D.parameters())
+    opt_g = build_optimizer(cfg.optim.g, G.parameters(), "optim.g")
+    opt_d = build_optimizer(cfg.optim.d, D.parameters(), "optim.d")
     G_ema = copy.deepcopy(G).requires_grad_(False) if cfg.train.ema > 0 else None
     return data, G, D, opt_g, opt_d, G_ema
 
@@ -132,8 +133,8 @@ def resume_from(cfg, data, G, D, opt_g, opt_d, G_ema) -> int:
     """Load train.resume's states into the models and optimizers; return its step."""
     ckpt = load_checkpoint(cfg.train.resume, map_location=data.x.device)
     check_resumable(ckpt, cfg, data, cfg.train.resume)
-    G.load_state_dict(ckpt["G"])
-    D.load_state_dict(ckpt["D"])
+    load_weights(G, ckpt["G"], f"train.resume={cfg.train.resume}")
+    load_weights(D, ckpt["D"], f"train.resume={cfg.train.resume}")
     opt_g.load_state_dict(ckpt["opt_g"])
     opt_d.load_state_dict(ckpt["opt_d"])
     if G_ema is not None:  # a run that had no EMA starts its average from the current G

@@ -1,0 +1,71 @@
+"""DCGAN (Radford et al. 2016): strided convs in D, transposed convs in G, batchnorm, N(0, 0.02) init.
+
+Any image size 4*2^n or 7*2^n and any channel count; both come from the data.
+"""
+
+from torch import nn
+
+from gan_cli.config import ConfigError
+from gan_cli.options import Count
+
+
+def dcgan_plan(size: int) -> tuple[int, int]:
+    """Split an image size into (base, n) with size = base * 2**n, base in {4, 7}, n >= 1."""
+    base, n = size, 0
+    while base % 2 == 0 and base > 7:
+        base, n = base // 2, n + 1
+    if base not in (4, 7) or n < 1:
+        raise ConfigError(
+            f"model=dcgan cannot build {size}x{size} images: sizes must be 4*2^n or 7*2^n "
+            "(8, 14, 16, 28, 32, 56, 64, 128, ...)"
+        )
+    return base, n
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN initialisation: conv weights ~ N(0, 0.02), batchnorm gamma ~ N(1, 0.02), beta = 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """z -> ConvT(base x base) -> [ConvT stride 2, BN, ReLU] ... -> ConvT stride 2 -> Tanh."""
+
+    def __init__(self, shape, z_dim: int, width: Count = 64):
+        super().__init__()
+        channels, size = shape[0], shape[-1]
+        base, n = dcgan_plan(size)
+        self.z_dim = z_dim
+        widths = [width * 2**i for i in reversed(range(n))]  # e.g. 64px: [512, 256, 128, 64]
+        layers = [nn.ConvTranspose2d(z_dim, widths[0], base, 1, 0, bias=False),
+                  nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+        for a, b in zip(widths, widths[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, z, y=None):  # (B, z_dim) -> (B, C, size, size)
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """x -> Conv stride 2, LReLU -> [Conv stride 2, BN, LReLU] ... -> Conv(base x base) -> logit."""
+
+    def __init__(self, shape, z_dim: int, width: Count = 64):
+        super().__init__()
+        channels, size = shape[0], shape[-1]
+        base, n = dcgan_plan(size)
+        widths = [width * 2**i for i in range(n)]  # e.g. 64px: [64, 128, 256, 512]
+        layers = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for a, b in zip(widths, widths[1:]):
+            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.LeakyReLU(0.2, True)]
+        layers += [nn.Conv2d(widths[-1], 1, base, 1, 0, bias=False)]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, x, y=None):  # (B, C, size, size) -> (B,)
+        return self.net(x).flatten()

@@ -1,0 +1,46 @@
+"""Optimizers by name: a closed registry, built from plain config values (optim.g, optim.d).
+
+Each entry's annotated signature is its schema: unknown keys, wrong types and values out of
+range are refused with one line before anything is built.
+"""
+
+import torch
+
+from gan_cli.config import ConfigError
+from gan_cli.options import Betas, Fraction, NonNegative, Rate, check_options, plain
+
+
+def adam(params, lr: Rate = 2e-4, betas: Betas = (0.9, 0.999), weight_decay: NonNegative = 0.0):
+    """Adam (Kingma & Ba 2015)."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+
+
+def sgd(params, lr: Rate = 0.01, momentum: Fraction = 0.0, weight_decay: NonNegative = 0.0):
+    """SGD with (heavy-ball) momentum."""
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def rmsprop(params, lr: Rate = 5e-5, alpha: Fraction = 0.99, weight_decay: NonNegative = 0.0):
+    """RMSprop, as in the WGAN paper."""
+    return torch.optim.RMSprop(params, lr=lr, alpha=alpha, weight_decay=weight_decay)
+
+
+OPTIMIZERS = {"adam": adam, "sgd": sgd, "rmsprop": rmsprop}
+
+# gan-cli 0.1 stored `_target_` strings; these (and only these) are recognised in old checkpoints.
+LEGACY_TARGETS = {"torch.optim.Adam": "adam", "torch.optim.SGD": "sgd", "torch.optim.RMSprop": "rmsprop"}
+
+
+def optimizer_options(node, key: str) -> tuple:
+    """The registry function for node.name and its checked options."""
+    options = plain(node)
+    name = options.pop("name", None)
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"{key}.name={name} is not allowed: one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name], check_options(OPTIMIZERS[name], options, key)
+
+
+def build_optimizer(node, params, key: str) -> torch.optim.Optimizer:
+    """The optimizer optim.<net> names, over params."""
+    fn, options = optimizer_options(node, key)
+    return fn(params, **options)
