@@ -31,6 +31,16 @@ def run_gan(*args, cwd=None, timeout=300, env=None):
                           env=full_env)
 
 
+def one_line_error(result, *needles):
+    """Exit code 2, a single 'error:' line naming the problem, and no traceback."""
+    assert result.returncode == 2, result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
 def write_idx(folder: Path, n: int = 32, seed: int = 0) -> None:
     """Write MNIST-format (idx) train and test files, as torchvision's MNIST classes read them."""
     folder.mkdir(parents=True, exist_ok=True)
