@@ -19,7 +19,7 @@ from gan_cli.config import resolve_device
 from gan_cli.data import load_data
 from gan_cli.evaluate import make_evaluator
 from gan_cli.models import build_models
-from gan_cli.train import feature_cache, train
+from gan_cli.run import feature_cache, train
 
 
 def main():

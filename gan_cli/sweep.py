@@ -6,6 +6,8 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
+from gan_cli.rundir import RESULTS
+
 log = logging.getLogger(__name__)
 
 
@@ -17,10 +19,10 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
 
 def job_result(job_dir: Path) -> dict:
     """A job's results.json; a job that died before writing one counts as failed."""
-    path = job_dir / "results.json"
+    path = job_dir / RESULTS
     if path.is_file():
         return json.loads(path.read_text())
-    return {"status": "failed", "error": "no results.json (the job stopped before training)"}
+    return {"status": "failed", "error": f"no {RESULTS} (the job stopped before training)"}
 
 
 def summary_lines(sweep_dir: Path) -> list[str]:

@@ -146,3 +146,9 @@ def test_model_and_optimizer_options_are_checked(override, needle, tmp_path):
 def test_sgd_momentum_is_checked(tmp_path):
     one_line_error(run_gan("train", *TINY, *RING, "optim=sgd", "optim.g.momentum=-1",
                            f"hydra.run.dir={tmp_path}"), "optim.g.momentum=-1")
+
+
+def test_sample_mode_must_be_one_of_the_methods(tmp_path):
+    """The modes belong to the checkpoint's method, so they are checked once it is read."""
+    result = run_gan("sample", f"checkpoint={LEGACY_RING}", "mode=collage", f"out={tmp_path / 'x.png'}")
+    one_line_error(result, "mode=collage", "method=gan", "grid, interpolate")

@@ -74,7 +74,8 @@ def test_run_directory_contents(ring_run):
     out, result = ring_run
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "completed" and results["steps_done"] == 4
-    assert set(results["final"]) == {"loss_d", "loss_g", "D_real", "D_fake", "D_acc_real", "D_acc_fake"}
+    assert set(results["final"]) == {"loss_d", "loss_g", "D_real", "D_fake", "D_gap", "D_acc_real",
+                                     "D_acc_fake"}
     assert results["wall_time_s"] > 0 and results["images_per_s"] > 0
     assert (out / "train.log").is_file() and (out / ".hydra" / "config.yaml").is_file()
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]

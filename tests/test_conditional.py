@@ -7,7 +7,7 @@ from PIL import Image
 
 from gan_cli.config import ConfigError
 from gan_cli.models import build_models, class_labels
-from gan_cli.train import train
+from gan_cli.run import train
 
 
 @pytest.mark.parametrize("model", ["dcgan", "mlp", "slides_mnist"])
@@ -43,7 +43,7 @@ def test_every_model_trains_conditionally(model, tmp_path, data_dir):
     results = train(cfg, tmp_path)
     assert results["status"] == "completed"
     ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
-    assert any(k.startswith("G.") for k in ckpt["G"])  # the wrapped, conditional G
+    assert any(k.startswith("G.") for k in ckpt["nets"]["G"])  # the wrapped, conditional G
 
 
 def test_conditional_wgan_gp_and_eval_metrics(tmp_path):

@@ -10,7 +10,7 @@ from conftest import TINY, compose_train, write_idx
 from PIL import Image
 
 from gan_cli.cli import conf_dir
-from gan_cli.train import train
+from gan_cli.run import train
 
 CONF = Path(conf_dir())
 GROUPS = ("data", "model", "loss", "optim")
@@ -97,8 +97,8 @@ def test_d_steps_counts_discriminator_updates(d_steps, datasets, tmp_path):
     train(cfg, tmp_path)
     import torch
     ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
-    d_updates = ckpt["opt_d"]["state"][0]["step"].item()
-    g_updates = ckpt["opt_g"]["state"][0]["step"].item()
+    d_updates = ckpt["opts"]["d"]["state"][0]["step"].item()
+    g_updates = ckpt["opts"]["g"]["state"][0]["step"].item()
     assert (d_updates, g_updates) == (4 * d_steps, 4)
 
 
@@ -108,7 +108,7 @@ def test_training_is_reproducible_on_cpu(datasets, tmp_path):
     a = train(compose_train(TINY + overrides), tmp_path / "a")
     b = train(compose_train(TINY + overrides), tmp_path / "b")
     c = train(compose_train(TINY + overrides + ["seed=4"]), tmp_path / "c")
-    wa, wb, wc = (torch.load(tmp_path / r / "checkpoints/last.pt", weights_only=True)["G"]
+    wa, wb, wc = (torch.load(tmp_path / r / "checkpoints/last.pt", weights_only=True)["nets"]["G"]
                   for r in "abc")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
@@ -144,7 +144,7 @@ def test_wgan_clips_every_critic_weight(datasets, tmp_path):
                         + ["model.g.width=8", "model.d.width=8", "loss=wgan"])
     assert cfg.train.d_steps == 5 and cfg.optim.d.name == "rmsprop"  # loss defaults
     train(cfg, tmp_path)
-    D = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["D"]
+    D = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["nets"]["D"]
     weights = {k: v for k, v in D.items() if not k.split(".")[-1].startswith(("running_", "num_"))}
     assert weights and all(v.abs().max() <= 0.01 + 1e-7 for v in weights.values())
 
@@ -166,7 +166,7 @@ def test_spectral_norm_option(datasets, tmp_path):
     cfg = compose_train(TINY + data_overrides("ring8", datasets) + ["model=mlp", "model.spectral_norm=true"])
     assert train(cfg, tmp_path)["status"] == "completed"
     _, D = build_models(cfg.model, (2,), "cpu")
-    D.load_state_dict(torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["D"])
+    D.load_state_dict(torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["nets"]["D"])
     D.eval()
     layers = [m for m in D.modules() if isinstance(m, torch.nn.Linear)]
     assert layers and all(torch.linalg.matrix_norm(m.weight, ord=2) < 1.1 for m in layers)

@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import SCALARS, Even
 from gan_cli.config import ConfigError
 from gan_cli.data import Data, load_data
 from gan_cli.features import classifier_space, train_classifier
-from gan_cli.train import train
+from gan_cli.run import train
 
 RING = ["model=mlp", "data=ring8", "data.n_points=1000"]
 
@@ -106,5 +106,6 @@ def test_training_the_classifier_does_not_change_the_run(tmp_path):
     first = train(compose_train(args), tmp_path / "a")
     assert len(list((tmp_path / "data" / "gan_cli_features").glob("*.pt"))) == 1
     second = train(compose_train(args), tmp_path / "b")
-    a, b = (torch.load(tmp_path / r / "checkpoints" / "last.pt", weights_only=True)["G"] for r in "ab")
+    a, b = (torch.load(tmp_path / r / "checkpoints" / "last.pt", weights_only=True)["nets"]["G"]
+            for r in "ab")
     assert all(torch.equal(a[k], b[k]) for k in a) and first["final"] == second["final"]

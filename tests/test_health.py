@@ -11,7 +11,7 @@ from gan_cli.data import load_data
 from gan_cli.evaluate import make_evaluator, snapshot_diagnostics
 from gan_cli.health import diversity, grad_norm, verdict
 from gan_cli.models import MLPDiscriminator, MLPGenerator
-from gan_cli.train import train
+from gan_cli.run import train
 
 RING = ["model=mlp", "data=ring8", "data.n_points=2000"]
 
@@ -79,7 +79,7 @@ def test_nan_run_stops_as_diverged(tmp_path):
     assert results["health"][0]["began"] == results["diverged_at"]
     ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["step"] < results["diverged_at"]  # the last good checkpoint, kept
-    assert all(torch.isfinite(t).all() for t in ckpt["G"].values())
+    assert all(torch.isfinite(t).all() for t in ckpt["nets"]["G"].values())
 
 
 def test_diverged_exit_code(tmp_path):
@@ -103,3 +103,13 @@ def test_short_healthy_ring8_run_is_quiet(tmp_path):
 HEALTHY = ["train.steps=1500", "train.batch_size=256", "train.log_every=100", "eval.every=500",
            "eval.n_samples=1000", "train.sample_every=1500", "train.ckpt_every=1500",
            "optim.g.lr=1e-3", "optim.d.lr=1e-3"]
+
+
+def test_gradient_diagnostic_reads_the_trained_G_under_ema(tmp_path):
+    """With train.ema on, samples come from the average, but G's gradient norm is the trained
+    G's: the average never gets a gradient, so reading it would make 'vanishing' always fire."""
+    from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+    train(compose_train(TINY + RING + ["train.ema=0.9"]), tmp_path)
+    acc = EventAccumulator(str(tmp_path), size_guidance={SCALARS: 0})
+    acc.Reload()
+    assert all(e.value > 0 for e in acc.Scalars("diag/grad_norm_g"))

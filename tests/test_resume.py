@@ -9,7 +9,7 @@ import torch
 from conftest import TINY, compose_train
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
-from gan_cli.train import train
+from gan_cli.run import train
 
 RING = ["model=mlp", "data=ring8", "data.n_points=500", "train.d_steps=2"]
 
@@ -21,8 +21,8 @@ def weights(run_dir):
 
 def assert_same_state(a, b):
     for net in ("G", "D"):
-        assert a[net].keys() == b[net].keys()
-        assert all(torch.equal(a[net][k], b[net][k]) for k in a[net]), net
+        assert a["nets"][net].keys() == b["nets"][net].keys()
+        assert all(torch.equal(a["nets"][net][k], b["nets"][net][k]) for k in a["nets"][net]), net
     assert torch.equal(a["rng"]["cpu"], b["rng"]["cpu"])
     assert a["step"] == b["step"]
 
@@ -36,7 +36,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
     assert_same_state(weights(tmp_path / "full"), weights(tmp_path / "part"))
     assert resumed["final"] == full["final"]
     # Adam's moments continue too, not just the weights.
-    opt_full, opt_part = weights(tmp_path / "full")["opt_g"], weights(tmp_path / "part")["opt_g"]
+    opt_full, opt_part = weights(tmp_path / "full")["opts"]["g"], weights(tmp_path / "part")["opts"]["g"]
     assert all(torch.equal(opt_full["state"][i]["exp_avg"], opt_part["state"][i]["exp_avg"])
                for i in opt_full["state"])
 
@@ -93,15 +93,17 @@ def test_ema_is_saved_resumed_and_used_for_sampling(tmp_path):
     train(compose_train(TINY + RING + ema + ["train.steps=8", f"train.resume={tmp_path / 'part'}"]),
           tmp_path / "part")
     full, part = weights(tmp_path / "full"), weights(tmp_path / "part")
-    assert all(torch.equal(full["G_ema"][k], part["G_ema"][k]) for k in full["G_ema"])
-    assert not all(torch.equal(full["G_ema"][k], full["G"][k]) for k in full["G"])
-    from gan_cli.sample import load_generator
-    G = load_generator(full, "cpu")
-    assert all(torch.equal(v, full["G_ema"][k]) for k, v in G.state_dict().items())
+    avg_full, avg_part = full["averaged"]["G"], part["averaged"]["G"]
+    assert all(torch.equal(avg_full[k], avg_part[k]) for k in avg_full)
+    assert not all(torch.equal(avg_full[k], full["nets"]["G"][k]) for k in full["nets"]["G"])
+    from gan_cli.checkpoint import load_checkpoint
+    from gan_cli.rundir import rebuild
+    _, nets = rebuild(load_checkpoint(tmp_path / "full"), "cpu")  # what gan sample draws from
+    assert all(torch.equal(v, avg_full[k]) for k, v in nets["G"].state_dict().items())
 
 
 def test_ema_update_formula():
-    from gan_cli.train import ema_update
+    from gan_cli.run import ema_update
     G, G_ema = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
     before = G_ema.weight.detach().clone()
     ema_update(G_ema, G, 0.9)

@@ -26,7 +26,7 @@ def test_sweep_job_that_raises_logs_its_traceback(tmp_path):
     """A bug inside a job (here a stand-in: train() raises) is logged with its traceback and
     recorded, and the sweep goes on with the next job."""
     sweep = tmp_path / "sweep"
-    code = ("import gan_cli.train as t\ndef bug(*a, **k): raise RuntimeError('negative dimension')\n"
+    code = ("import gan_cli.run as t\ndef bug(*a, **k): raise RuntimeError('negative dimension')\n"
             "t.train = bug\nfrom gan_cli.cli import main; main()")
     result = subprocess.run([sys.executable, "-c", code, "train", "-m", "model=mlp", "data=ring8",
                              "data.n_points=200", "train.steps=2", "eval=off", "seed=0,1",

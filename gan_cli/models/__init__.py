@@ -73,11 +73,14 @@ def _classes(top: dict, num_classes) -> int:
 
 
 def build_generator(model_cfg, shape, num_classes=None) -> nn.Module:
-    """G for model.name; conditional on the class when model.conditional."""
+    """G for model.name; conditional on the class when model.conditional (G.conditional, and
+    G.num_classes = K, else 0)."""
     pair, top = model_options(model_cfg)
     k, z_dim = _classes(top, num_classes), top["z_dim"]
     G = pair.G(shape=tuple(shape), z_dim=z_dim + k, **_net_options(pair.G, model_cfg, "g"))
-    return ConditionalGenerator(G, z_dim, k) if k else G
+    G = ConditionalGenerator(G, z_dim, k) if k else G
+    G.conditional, G.num_classes = bool(k), k  # explicit, so nothing probes for attributes
+    return G
 
 
 def build_discriminator(model_cfg, shape, num_classes=None) -> nn.Module:
@@ -114,8 +117,8 @@ def count_params(module: nn.Module) -> int:
 
 def class_labels(G, n: int, device, label=None) -> torch.Tensor | None:
     """Labels for n samples of a conditional G (all `label`, or cycling 0..K-1); None otherwise."""
-    k = getattr(G, "num_classes", None)
-    if k is None:
+    k = G.num_classes
+    if not G.conditional:
         return None
     if label is not None and not 0 <= int(label) < k:
         raise ConfigError(f"label={label} is not allowed: a class in 0..{k - 1}")

@@ -1,0 +1,142 @@
+"""Goodfellow et al. 2014, Algorithm 1, with k = train.d_steps (conditional: Mirza & Osindero 2014).
+
+    for each iteration:
+        k times:  x ~ data, z ~ N(0, I);  D step on J_D with G fixed
+        once:     z ~ N(0, I);            G step on J_G with D fixed
+
+The costs J_D, J_G are the loss config's (gan_cli/losses.py, pure functions of D's logits).
+Everything around the iteration (logging, checkpoints, resume) is the runner's: gan_cli/run.py.
+"""
+
+import torch
+
+from gan_cli.data import Data
+from gan_cli.evaluate import make_evaluator, snapshot_diagnostics
+from gan_cli.health import diversity, verdict
+from gan_cli.images import image_grid, plot_limit, scatter_image
+from gan_cli.losses import gradient_penalty, make_game, r1_penalty
+from gan_cli.models import build_models, class_labels, noise
+from gan_cli.optimizers import build_optimizer
+from gan_cli.progress import format_stats
+from gan_cli.sample import GAN_MODES
+
+
+class GAN:
+    """One G, one D, one noise input: the game every loss config in conf/loss/ describes."""
+
+    averaged = ("G",)  # train.ema averages G; samples and metrics then come from the average
+    sample_modes = GAN_MODES  # gan sample mode=grid | interpolate | arithmetic | nearest
+
+    def __init__(self, cfg, info: dict, device):
+        self.info, self.game = info, make_game(cfg.loss)
+        G, D = build_models(cfg.model, tuple(info["shape"]), device, info.get("num_classes"))
+        self.nets = {"G": G, "D": D}
+        self.opts = {"g": build_optimizer(cfg.optim.g, G.parameters(), "optim.g"),
+                     "d": build_optimizer(cfg.optim.d, D.parameters(), "optim.d")}
+        self.batch_size, self.d_steps = int(cfg.train.batch_size), int(cfg.train.d_steps)
+        d = "critic" if self.game.critic else "D"  # critic games: raw scores, not probabilities
+        self.tags = {"loss_d": "loss/d", "loss_g": "loss/g", "D_real": f"{d}/real", "D_fake": f"{d}/fake",
+                     "D_acc_real": "diag/D_acc_real", "D_acc_fake": "diag/D_acc_fake", "D_gap": "diag/D_gap"}
+
+    @staticmethod
+    def info(data: Data) -> dict:
+        """What rebuilding G and D needs to know about the data, without loading it."""
+        record = {"shape": list(data.shape), "source": data.source, "num_classes": data.num_classes}
+        if not data.is_image:
+            record["plot_limit"] = plot_limit(data.x)
+        return record
+
+    def d_step(self, data: Data) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One update of D on J_D with G fixed: a fresh real minibatch and fresh noise."""
+        G, D, game, m = self.nets["G"], self.nets["D"], self.game, self.batch_size
+        real, y = data.sample_labelled(m) if G.conditional else (data.sample(m), None)
+        with torch.no_grad():                                  # G fixed
+            fake = G(noise(m, G.z_dim, real.device), y)        # conditional: the real batch's labels
+        real_logits, fake_logits = D(real, y), D(fake, y)
+        loss_d = game.d_loss(real_logits=real_logits, fake_logits=fake_logits)
+        if game.gp_weight:
+            loss_d = loss_d + game.gp_weight * gradient_penalty(lambda x: D(x, y), real, fake)
+        if game.r1_gamma:
+            loss_d = loss_d + game.r1_gamma * r1_penalty(lambda x: D(x, y), real)
+        self.opts["d"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opts["d"].step()
+        if game.clip:  # WGAN: keep the critic (roughly) K-Lipschitz
+            with torch.no_grad():
+                for p in D.parameters():
+                    p.clamp_(-game.clip, game.clip)
+        return loss_d.detach(), real_logits.detach(), fake_logits.detach()
+
+    def g_step(self, device) -> torch.Tensor:
+        """One update of G on J_G with D fixed (D's weights get no gradient)."""
+        G, D, m = self.nets["G"], self.nets["D"], self.batch_size
+        D.requires_grad_(False)
+        y = torch.randint(G.num_classes, (m,), device=device) if G.conditional else None
+        loss_g = self.game.g_loss(fake_logits=D(G(noise(m, G.z_dim, device), y), y))
+        self.opts["g"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opts["g"].step()
+        D.requires_grad_(True)
+        return loss_g.detach()
+
+    def step(self, data: Data, it: int) -> dict:
+        """One iteration of Algorithm 1: k D steps, then one G step. Stats of the last D step."""
+        for _ in range(self.d_steps):
+            loss_d, real_logits, fake_logits = self.d_step(data)
+        loss_g = self.g_step(real_logits.device)
+        mean = (lambda s: s.mean()) if self.game.critic else (lambda s: torch.sigmoid(s).mean())
+        d_real, d_fake = mean(real_logits), mean(fake_logits)
+        return {"loss_d": loss_d, "loss_g": loss_g,
+                "D_real": d_real,   # D(x), or the mean critic score on real data
+                "D_fake": d_fake,   # D(G(z)), or the mean critic score on fakes
+                "D_gap": d_real - d_fake,
+                "D_acc_real": (real_logits > 0).float().mean(),        # share of reals called real
+                "D_acc_fake": (fake_logits < 0).float().mean()}        # share of fakes called fake
+
+    def status(self, stats: dict) -> str:
+        return format_stats(stats, self.game.critic)
+
+    def probe(self, data: Data, n: int, seed: int) -> dict:
+        """Fixed noise (and labels) for sample images and a fixed real batch for diagnostics."""
+        G, device = self.nets["G"], data.x.device
+        gen = torch.Generator(device).manual_seed(seed)
+        n_fixed = n if data.is_image else max(n, 1000)  # a scatter needs more points
+        real_idx = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:256]
+        return {"z": noise(n_fixed, G.z_dim, device, gen), "y": class_labels(G, n_fixed, device),
+                "z_div": noise(256, G.z_dim, device, gen), "y_div": class_labels(G, 256, device),
+                "real": data.batch(real_idx.to(device)),
+                "scatter": None if data.is_image else data.x[:2000]}  # 2D: the real points under the fakes
+
+    @torch.no_grad()
+    def show(self, nets: dict, probe: dict, data: Data) -> torch.Tensor:
+        """G(fixed z) in eval mode as a grid (conditional: a column per class), or a 2D scatter."""
+        G = nets["G"]
+        G.eval()
+        fake = G(probe["z"], probe["y"])
+        G.train()
+        if probe["scatter"] is None:
+            return image_grid(fake, nrow=G.num_classes or None)
+        return scatter_image(fake, probe["scatter"], plot_limit(probe["scatter"]))
+
+    @torch.no_grad()
+    def diagnostics(self, nets: dict, probe: dict) -> dict:
+        """Sample diversity of fixed noise against a fixed real batch (1: as diverse as the data)."""
+        G = nets["G"]
+        G.eval()
+        value = diversity(G(probe["z_div"], probe["y_div"]), probe["real"])
+        G.train()
+        return {"diversity": value}
+
+    def evaluator(self, data: Data, eval_cfg, cache_dir):
+        """The metrics of G's samples against the real data (gan_cli/evaluate.py)."""
+        evaluate, settings = make_evaluator(data, eval_cfg, cache_dir)
+        return (lambda nets, seed=0: evaluate(nets["G"], seed)) if evaluate else None, settings
+
+    def snapshot(self, nets: dict, data: Data, seed: int = 0) -> dict:
+        """D's view of real and generated batches and the diversity, for judging one checkpoint."""
+        return snapshot_diagnostics(nets["G"], nets["D"], data, seed=seed, critic=self.game.critic)
+
+    def verdict(self, history: list, evals: list, diverged_at=None, streak_min: int = 3) -> list:
+        k, image = self.info.get("num_classes"), len(self.info["shape"]) == 3
+        return verdict(history, evals, diverged_at, critic=self.game.critic, streak_min=streak_min,
+                       num_modes=None if image else k, num_classes=k if image else None)

@@ -1,0 +1,93 @@
+"""The run directory's layout, named once, and rebuilding a run from its checkpoint (torch is
+imported only for that, so the CLI can name paths without it).
+
+    <run dir>/checkpoints/last.pt   every network, optimizer, RNG state, the config and data record
+    <run dir>/results.json          how the run ended and what it measured
+    <run dir>/eval.json             `gan eval`'s figures
+    <run dir>/config.yaml           the resolved config, plus data.source
+    <run dir>/samples/              sample grids (training) and `gan sample`'s images
+"""
+
+import copy
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from gan_cli.config import ConfigError
+
+CHECKPOINT = Path("checkpoints") / "last.pt"
+RESULTS, EVAL, CONFIG, SAMPLES = "results.json", "eval.json", "config.yaml", "samples"
+
+
+def checkpoint_file(run_dir) -> Path:
+    return Path(run_dir) / CHECKPOINT
+
+
+def run_dir_of(ckpt_path) -> Path:
+    """The run directory a checkpoint file belongs to (its folder when it is not in checkpoints/)."""
+    parent = Path(ckpt_path).parent
+    return parent.parent if parent.name == CHECKPOINT.parent.name else parent
+
+
+def find_checkpoint(path) -> Path:
+    """A checkpoint file, or a run directory's checkpoints/last.pt."""
+    path = Path(str(path))
+    if path.is_dir():
+        path = checkpoint_file(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {path} does not exist: give a .pt file or a run directory "
+                          f"that holds {CHECKPOINT}")
+    return path
+
+
+def load_state(method, ckpt: dict, what: str, averaged: dict | None = None) -> None:
+    """Every net's and optimizer's stored state into the method (and the averaged copies)."""
+    from gan_cli.models import load_weights
+
+    for group, have in (("nets", method.nets), ("opts", method.opts)):
+        if set(ckpt[group]) != set(have):
+            raise ConfigError(f"{what}: the checkpoint holds {group} {sorted(ckpt[group])}, this method "
+                              f"has {sorted(have)}")
+    for name, net in method.nets.items():
+        load_weights(net, ckpt["nets"][name], what)
+    for name, opt in method.opts.items():
+        opt.load_state_dict(ckpt["opts"][name])
+    for name, net in (averaged or {}).items():  # a run without an average starts it from the net
+        load_weights(net, ckpt["averaged"].get(name, ckpt["nets"][name]), what)
+
+
+def rebuild(ckpt: dict, device, what: str = "checkpoint"):
+    """The method of a checkpoint with its weights, and the nets to draw from (averaged where
+    there is an average), in eval mode and checked finite. One place for sample and eval."""
+    import torch
+
+    from gan_cli.methods import method_class
+
+    config = OmegaConf.create(ckpt["config"])
+    method = method_class(config.get("method"))(config, ckpt["data"], device)
+    load_state(method, ckpt, what)
+    nets = {**method.nets, **{name: _averaged_copy(method.nets[name], ckpt["averaged"][name], what)
+                              for name in method.averaged if name in ckpt["averaged"]}}
+    for name, net in nets.items():
+        if not all(torch.isfinite(p).all() for p in net.parameters()):
+            raise ConfigError(f"{what}: {name}'s weights hold NaN or Inf (the run diverged?): "
+                              "nothing to sample from")
+        net.eval()
+    return method, nets
+
+
+def _averaged_copy(net, state: dict, what: str):
+    """A copy of net holding the moving average's weights."""
+    from gan_cli.models import load_weights
+
+    return load_weights(copy.deepcopy(net), state, what)
+
+
+def data_of(ckpt: dict, data_dir, device):
+    """The checkpoint's training data, read from data_dir (where datasets live on this machine)."""
+    from gan_cli.data import load_data
+
+    config = OmegaConf.create(ckpt["config"])
+    if "root" in config.data:
+        config.data.root = str(data_dir)
+    return load_data(config.data, device)
