@@ -90,7 +90,13 @@ def validate_data(data, metrics_on: bool) -> None:
     for key in ("std", "radius", "spacing"):
         if key in data:
             _positive(data, key, "data.")
-    if "image_size" in data:
+    if data.name == "stacked_mnist":
+        _check(data.image_size in (28, 32), "data.image_size", data.image_size,
+               "28, or 32 (padded as in ProGAN)")
+        _at_least(data, "n_images", MIN_EVAL_SAMPLES + 1, "data.")
+        _at_least(data, "mode_samples", 1, "data.")
+        check_seed(data.data_seed, "data.data_seed")
+    elif "image_size" in data:
         _at_least(data, "image_size", 1, "data.")
         _check(data.channels in (1, 3), "data.channels", data.channels, "1 (grey) or 3 (RGB)")
     if "fallback" in data:

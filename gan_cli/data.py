@@ -123,6 +123,20 @@ def _image_folder(cfg) -> Data:
     return Data(x, None, f"image folder {root} ({len(files)} images)")
 
 
+def _stacked_mnist(cfg, digits: Data) -> Data:
+    """Stacked MNIST (Metz et al. 2017; Lin et al. 2018): three digits drawn independently as the
+    R, G, B channels; its 1,000 modes are the digit triples, mode = 100 d_R + 10 d_G + d_B."""
+    gen = torch.Generator().manual_seed(int(cfg.data_seed))
+    idx = torch.randint(len(digits.x), (cfg.n_images, 3), generator=gen)  # (N, 3) digit rows
+    x = digits.x[idx, 0]                                                   # (N, 3, 28, 28)
+    pad = (cfg.image_size - 28) // 2                                       # 32: ProGAN's padding
+    x = torch.nn.functional.pad(x, (pad, pad, pad, pad)) if pad else x     # background is 0
+    modes = (digits.labels[idx] * torch.tensor([100, 10, 1])).sum(1)
+    source = f"stacked MNIST: {cfg.n_images} triples of {digits.source}"
+    meta = {"digits": digits, "mode_samples": int(cfg.mode_samples)}  # the classifier reads the digits
+    return Data(x.contiguous(), modes, source, 1000, meta)
+
+
 def mixture_centres(cfg) -> torch.Tensor:
     """Mode centres (M, 2) of ring8 (on a circle) or grid25 (on a 5x5 grid)."""
     if cfg.name == "ring8":
@@ -149,6 +163,7 @@ def load_data(cfg, device) -> Data:
         "mnist": lambda: _from_torchvision(cfg, tvd.MNIST, "MNIST/raw"),
         "fashion_mnist": lambda: _from_torchvision(cfg, tvd.FashionMNIST, "FashionMNIST/raw"),
         "cifar10": lambda: _from_torchvision(cfg, tvd.CIFAR10, "cifar-10-batches-py"),
+        "stacked_mnist": lambda: _stacked_mnist(cfg, _from_torchvision(cfg, tvd.MNIST, "MNIST/raw")),
         "image_folder": lambda: _image_folder(cfg),
         "ring8": lambda: _mixture(cfg),
         "grid25": lambda: _mixture(cfg),

@@ -1,6 +1,9 @@
 """Evaluation, as a library: generate samples, embed them and the real data, compute the chosen
 metrics. `gan eval` is gan_cli/evaluate_cmd.py."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 
 from gan_cli import metrics as M
@@ -9,9 +12,65 @@ from gan_cli.data import Data
 from gan_cli.features import FeatureSpace, feature_space, split
 from gan_cli.models import class_labels
 
-IMAGE_METRICS = ("fid", "kid", "precision_recall", "density_coverage", "classes")
-POINT_METRICS = ("fid", "kid", "precision_recall", "density_coverage", "modes")
-ALL_METRICS = IMAGE_METRICS + ("modes", "fid_inception")
+
+@dataclass
+class Batch:
+    """One evaluation's inputs: fakes and the real reference, in pixels and in the feature space."""
+    fake: torch.Tensor
+    real: torch.Tensor
+    real_feats: torch.Tensor | None
+    fake_feats: torch.Tensor | None
+    space: FeatureSpace | None
+    data: Data
+    more: Callable[[int], torch.Tensor]  # more(n): n further fakes, for counts that need many
+    p: str = ""                          # the feature space's prefix: classifier_ or plane_
+
+
+@dataclass(frozen=True)
+class Metric:
+    keys: tuple[str, ...]                            # result keys; "{p}" is the feature-space prefix
+    compute: Callable[[Batch], dict]
+    why_not: Callable[[Data], str | None] = lambda data: None   # None: applies to this data
+
+
+def _space_needed(data: Data) -> str | None:
+    if data.is_image and data.labels is None:
+        return "needs labelled images for its classifier feature space; for an image folder only " \
+               "fid_inception applies"
+    return None
+
+
+def _classes(b: Batch) -> dict:
+    """Class (or stacked-digit mode) counts as the classifier reads them; data.meta["mode_samples"]
+    asks for a larger sample than the other metrics (Stacked MNIST: 26,000)."""
+    n = b.data.meta.get("mode_samples")
+    fake = b.more(n) if n else b.fake
+    return M.class_coverage(b.space.classify(fake), b.data.num_classes)
+
+
+def _inception(b: Batch) -> dict:
+    from gan_cli.inception import inception_fid
+    return {"fid_inception": inception_fid(b.real, b.fake)}
+
+
+# eval.metrics name -> the metric: one dict, like the losses
+METRICS = {
+    "fid": Metric(("{p}_fid",), lambda b: {f"{b.p}_fid": M.fid(b.real_feats, b.fake_feats)}, _space_needed),
+    "kid": Metric(("{p}_kid",), lambda b: {f"{b.p}_kid": M.kid(b.real_feats, b.fake_feats)}, _space_needed),
+    "precision_recall": Metric(("precision", "recall"),
+                               lambda b: M.precision_recall(b.real_feats, b.fake_feats, k=3), _space_needed),
+    "density_coverage": Metric(("density", "coverage"),
+                               lambda b: M.density_coverage(b.real_feats, b.fake_feats, k=5), _space_needed),
+    "classes": Metric(("classes_covered", "classes_hit", "class_kl"), _classes,
+                      lambda d: _space_needed(d) or (None if d.is_image else "applies to labelled images")),
+    "modes": Metric(("modes_captured", "modes_hit", "high_quality_pct"),
+                    lambda b: M.mixture_modes(b.fake, b.data.meta["centres"], b.data.meta["std"]),
+                    lambda d: None if not d.is_image else "applies to the 2D mixtures"),
+    "fid_inception": Metric(("fid_inception",), _inception,
+                            lambda d: None if d.is_image else "applies to images"),
+}
+AUTO = {"images": ("fid", "kid", "precision_recall", "density_coverage", "classes"),
+        "points": ("fid", "kid", "precision_recall", "density_coverage", "modes")}
 
 
 def choose_metrics(requested, data: Data) -> list[str]:
@@ -19,20 +78,18 @@ def choose_metrics(requested, data: Data) -> list[str]:
     if requested == "auto":
         if data.is_image and data.labels is None:
             return []  # unlabelled images: no offline feature space (fid_inception only by request)
-        return list(IMAGE_METRICS if data.is_image else POINT_METRICS)
+        return list(AUTO["images" if data.is_image else "points"])
     names = list(requested)
+    for name in names:
+        if name not in METRICS:
+            raise ConfigError(f"eval.metrics: '{name}' is not allowed: auto or a list of "
+                              f"{', '.join(METRICS)}")
+        why = METRICS[name].why_not(data)
+        if why:
+            raise ConfigError(f"eval.metrics: '{name}' does not apply to {data.source}: it {why}")
     if "fid_inception" in names:
         from gan_cli.inception import require_inception
         require_inception()  # fail at once offline, not after training
-    for name in names:
-        if name not in ALL_METRICS:
-            raise ConfigError(f"eval.metrics: '{name}' is not allowed: auto or a list of "
-                              f"{', '.join(ALL_METRICS)}")
-        if name == "modes" and data.is_image or name == "classes" and not data.is_image:
-            raise ConfigError(f"eval.metrics: '{name}' does not apply to {data.source}")
-        if name != "fid_inception" and data.is_image and data.labels is None:
-            raise ConfigError(f"eval.metrics: '{name}' needs labelled images for its classifier "
-                              "feature space; for an image folder only fid_inception applies")
     return names
 
 
@@ -56,34 +113,8 @@ def _prefix(space: FeatureSpace) -> str:
 
 
 def result_keys(names, prefix: str) -> list[str]:
-    """The keys that compute() returns for these metric names."""
-    keys = {"fid": [f"{prefix}_fid"], "kid": [f"{prefix}_kid"], "precision_recall": ["precision", "recall"],
-            "density_coverage": ["density", "coverage"], "classes": ["classes_covered", "class_kl"],
-            "modes": ["modes_captured", "high_quality_pct"], "fid_inception": ["fid_inception"]}
-    return [k for name in names for k in keys[name]]
-
-
-def compute(names, fake, real, real_feats, space: FeatureSpace, data: Data) -> dict:
-    """Every requested metric for one batch of fakes against the real reference."""
-    out, fake_feats = {}, (space.embed(fake).cpu() if space else None)
-    p = _prefix(space) if space else ""
-    for name in names:
-        if name == "fid":
-            out[f"{p}_fid"] = M.fid(real_feats, fake_feats)
-        elif name == "kid":
-            out[f"{p}_kid"] = M.kid(real_feats, fake_feats)
-        elif name == "precision_recall":
-            out.update(M.precision_recall(real_feats, fake_feats, k=3))
-        elif name == "density_coverage":
-            out.update(M.density_coverage(real_feats, fake_feats, k=5))
-        elif name == "classes":
-            out.update(M.class_coverage(space.classify(fake), data.num_classes))
-        elif name == "modes":
-            out.update(M.mixture_modes(fake, data.meta["centres"], data.meta["std"]))
-        elif name == "fid_inception":
-            from gan_cli.inception import inception_fid
-            out["fid_inception"] = inception_fid(real, fake)
-    return out
+    """The keys that the evaluator returns for these metric names."""
+    return [k.format(p=prefix) for name in names for k in METRICS[name].keys]
 
 
 def make_evaluator(data: Data, eval_cfg, cache_dir):
@@ -104,7 +135,10 @@ def make_evaluator(data: Data, eval_cfg, cache_dir):
                 **({"classifier": space.info} if space and space.info else {})}
 
     def evaluate(G, seed: int = 0) -> dict:
-        return compute(names, generate(G, eval_cfg.n_samples, seed), real, real_feats, space, data)
+        fake = generate(G, eval_cfg.n_samples, seed)
+        batch = Batch(fake, real, real_feats, space.embed(fake).cpu() if space else None, space, data,
+                      more=lambda n: generate(G, n, seed + 1), p=_prefix(space) if space else "")
+        return {k: v for name in names for k, v in METRICS[name].compute(batch).items()}
     return evaluate, settings
 
 

@@ -110,10 +110,34 @@ def classifier_space(data: Data, cache_dir: Path, epochs: int) -> FeatureSpace:
                         lambda x: _batched(model, x).argmax(1), info)
 
 
+def stacked_space(data: Data, cache_dir: Path, epochs: int) -> FeatureSpace:
+    """Stacked MNIST: the MNIST classifier (the same cached one as plain MNIST runs) reads each
+    channel; features are the three channels' 128-d features side by side (384-d), and the class is
+    the digit triple 100 d_R + 10 d_G + d_B, one of 1,000 modes."""
+    digits = data.meta["digits"]
+    digits.x, digits.labels = digits.x.to(data.x.device), digits.labels.to(data.x.device)
+    mnist = classifier_space(digits, cache_dir, epochs)
+    crop = (data.shape[-1] - 28) // 2  # the classifier reads 28x28 digits
+
+    def channels(x):  # (B, 3, S, S) -> (3B, 1, 28, 28), channel-major
+        x = x[:, :, crop:crop + 28, crop:crop + 28]
+        return x.transpose(0, 1).reshape(-1, 1, 28, 28)
+
+    def embed(x):     # -> (B, 384)
+        return mnist.embed(channels(x)).view(3, len(x), -1).permute(1, 0, 2).reshape(len(x), -1)
+
+    def classify(x):  # -> (B,) in 0..999
+        d = mnist.classify(channels(x)).view(3, len(x))
+        return 100 * d[0] + 10 * d[1] + d[2]
+    return FeatureSpace("MNIST classifier per channel (3 x 128-d)", embed, classify, mnist.info)
+
+
 def feature_space(data: Data, cache_dir: Path, epochs: int) -> FeatureSpace | None:
     """The offline feature space for this data, or None where there is none (unlabelled images)."""
     if not data.is_image:
         return FeatureSpace("plane (2D points)", lambda x: x, None, {})
     if data.labels is None:
         return None
+    if "digits" in data.meta:
+        return stacked_space(data, cache_dir, epochs)
     return classifier_space(data, cache_dir, epochs)

@@ -116,6 +116,14 @@ class MnistData(TorchvisionData):
 
 
 @dataclass
+class StackedMnistData(MnistData):
+    n_images: int = MISSING
+    image_size: int = MISSING
+    mode_samples: int = MISSING
+    data_seed: int = MISSING
+
+
+@dataclass
 class ImageFolderData:
     name: str = MISSING
     path: str = MISSING
@@ -173,7 +181,8 @@ class WganGpLoss:
 
 SCHEMAS = {
     "train": TrainConfig, "sample": SampleConfig, "evaluate": EvalConfig, "eval": EvalSettings,
-    "data_torchvision": TorchvisionData, "data_mnist": MnistData, "data_image_folder": ImageFolderData,
+    "data_torchvision": TorchvisionData, "data_mnist": MnistData, "data_stacked_mnist": StackedMnistData,
+    "data_image_folder": ImageFolderData,
     "data_ring8": Ring8Data, "data_grid25": Grid25Data,
     "loss": Loss, "loss_cross_entropy": CrossEntropyLoss, "loss_wgan": WganLoss, "loss_wgan_gp": WganGpLoss,
 }

@@ -57,6 +57,8 @@ def data_overrides(name, datasets):
         return common + [f"data={name}", "data.download=false"]
     if name == "image_folder":
         return common + ["data=image_folder", f"data.path={datasets['images']}", "data.image_size=32"]
+    if name == "stacked_mnist":
+        return common + ["data=stacked_mnist", "data.download=false", "data.n_images=64"]
     return common + [f"data={name}", "data.n_points=500"]
 
 

@@ -73,9 +73,10 @@ def test_unknown_or_misapplied_metric(tmp_path):
         train(compose_train([*TINY, *RING, "eval.metrics=[classes]"]), tmp_path)
 
 
-def test_fid_inception_fails_at_once_offline(tmp_path):
+def test_fid_inception_fails_at_once_offline(tmp_path, data_dir):
     t0 = time.perf_counter()
-    result = run_gan("train", *TINY, *RING, "eval.metrics=[fid_inception]", f"hydra.run.dir={tmp_path}")
+    result = run_gan("train", *TINY, "data.download=false", "model.g.width=4", "model.d.width=4",
+                     "eval.metrics=[fid_inception]", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2 and "fid_inception needs" in result.stderr
     assert "Traceback" not in result.stderr and time.perf_counter() - t0 < 60
     assert not (tmp_path / "checkpoints").exists()  # refused before training

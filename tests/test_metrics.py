@@ -86,13 +86,22 @@ def test_mixture_modes_on_three_of_eight():
     on_three = centres[torch.tensor([0, 3, 5]).repeat(100)] + 0.005 * torch.randn(300, 2, generator=gen)
     off = torch.zeros(100, 2)  # the circle's centre: 2.0 from every mode, far beyond 3 std
     result = M.mixture_modes(torch.cat([on_three, off]), centres, std=0.02)
-    assert result["modes_captured"] == 3
+    assert result["modes_captured"] == result["modes_hit"] == 3
     assert result["high_quality_pct"] == pytest.approx(75.0)  # noise 0.005 is far inside 3 std = 0.06
+    # One stray high-quality sample on mode 6: hit by the papers' rule (>= 1), not captured by
+    # the project's (>= 10% of a fair share of 400 / 8 = 50 samples, i.e. >= 5).
+    stray = M.mixture_modes(torch.cat([on_three, off, centres[6:7]]), centres, std=0.02)
+    assert (stray["modes_captured"], stray["modes_hit"]) == (3, 4)
 
 
 def test_class_coverage_counts_and_kl():
     uniform = torch.arange(10).repeat(50)
-    assert M.class_coverage(uniform, 10) == {"classes_covered": 10, "class_kl": pytest.approx(0.0)}
+    assert M.class_coverage(uniform, 10) == {"classes_covered": 10, "classes_hit": 10,
+                                             "class_kl": pytest.approx(0.0)}
     one = torch.full((500,), 7)
     result = M.class_coverage(one, 10)
-    assert result["classes_covered"] == 1 and result["class_kl"] == pytest.approx(math.log(10))
+    assert result["classes_covered"] == result["classes_hit"] == 1
+    assert result["class_kl"] == pytest.approx(math.log(10))
+    # 499 samples of class 7 and one of class 2: class 2 is hit, but far below 10% of a fair share
+    result = M.class_coverage(torch.cat([torch.full((499,), 7), torch.tensor([2])]), 10)
+    assert (result["classes_covered"], result["classes_hit"]) == (1, 2)

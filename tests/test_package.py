@@ -28,4 +28,4 @@ def test_wheel_ships_configs_and_runs(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(target)}, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert f"FROM {target}" in result.stdout and "MLPGenerator" in result.stdout
+    assert f"FROM {target}" in result.stdout and "hidden: 128" in result.stdout

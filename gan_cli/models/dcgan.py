@@ -34,6 +34,8 @@ def dcgan_init(module: nn.Module) -> None:
 class DCGANGenerator(nn.Module):
     """z -> ConvT(base x base) -> [ConvT stride 2, BN, ReLU] ... -> ConvT stride 2 -> Tanh."""
 
+    conditional, num_classes = False, 0  # build_generator sets them for a conditional G
+
     def __init__(self, shape, z_dim: int, width: Count = 64):
         super().__init__()
         channels, size = shape[0], shape[-1]

@@ -14,6 +14,8 @@ def is_image(shape: tuple[int, ...]) -> bool:
 class MLPGenerator(nn.Module):
     """z -> [Linear, ReLU] x layers -> Linear -> data; Tanh for images (data in [-1, 1])."""
 
+    conditional, num_classes = False, 0  # build_generator sets them for a conditional G
+
     def __init__(self, shape, z_dim: int, hidden: Count = 128, layers: Count = 3):
         super().__init__()
         self.shape, self.z_dim = tuple(shape), z_dim

@@ -15,6 +15,8 @@ def _require_28(shape) -> None:
 class SlidesGenerator(nn.Module):
     """The slides' G (seed 001): Dense 7*7*128, two 4x4 stride-2 ConvT(128), 7x7 Conv -> Tanh."""
 
+    conditional, num_classes = False, 0  # build_generator sets them for a conditional G
+
     def __init__(self, shape, z_dim: int = 100):
         super().__init__()
         _require_28(shape)
