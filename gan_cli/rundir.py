@@ -6,9 +6,13 @@ imported only for that, so the CLI can name paths without it).
     <run dir>/eval.json             `gan eval`'s figures
     <run dir>/config.yaml           the resolved config, plus data.source
     <run dir>/samples/              sample grids (training) and `gan sample`'s images
+    <run dir>/.lock                 held (flock) by the `gan train` writing the run; holds its pid
 """
 
 import copy
+import fcntl
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -17,6 +21,29 @@ from gan_cli.config import ConfigError
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 RESULTS, EVAL, CONFIG, SAMPLES = "results.json", "eval.json", "config.yaml", "samples"
+LOCK = ".lock"
+
+
+@contextmanager
+def locked(run_dir):
+    """Hold an exclusive lock on the run directory while a run writes it; a second `gan train`
+    (or a resume) into the same directory is refused. The kernel releases the lock when the
+    process ends, however it ends (kill -9 too), so a stale lock file never blocks a resume."""
+    path = Path(run_dir) / LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise ConfigError(f"run directory {run_dir} is in use by another gan train (pid {pid}): "
+                              "wait for it to end, or choose another hydra.run.dir") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def checkpoint_file(run_dir) -> Path:
