@@ -78,6 +78,15 @@ def check_resumable(ckpt: dict, cfg, info: dict, path) -> dict:
     """Resuming continues the same experiment: same method, architecture, data, loss, seed and
     optimizer settings. Returns the settings it changes (all in RESUME_MAY_CHANGE)."""
     old, new = ckpt["config"], OmegaConf.to_container(cfg, resolve=True)
+    changed = changed_settings(old, new)
+    refused = [f"{k}={v[1]} (was {v[0]})" for k, v in changed.items()
+               if not any(k == p or k.startswith(p + ".") for p in RESUME_MAY_CHANGE)]
+    if refused:
+        raise ConfigError(f"train.resume={path}: {', '.join(refused)} would change the experiment; "
+                          "resume with the checkpoint's settings (a resume may change only "
+                          "train.steps, the logging, sample, eval and checkpoint cadence, "
+                          "train.threads/progress, device and paths)")
+    # Settings one of the configs lacks (a gan-cli 0.1 checkpoint): what must still agree.
     for key in ("method", "model"):
         if old.get(key) != new[key]:
             raise ConfigError(f"train.resume={path}: the checkpoint was trained with {key}={old.get(key)}"
@@ -90,14 +99,6 @@ def check_resumable(ckpt: dict, cfg, info: dict, path) -> dict:
         if old["optim"].get(net, {}).get("name") != node["name"]:
             raise ConfigError(f"train.resume={path}: optim.{net} was {old['optim'].get(net, {}).get('name')}"
                               f", this run asks for {node['name']}")
-    changed = changed_settings(old, new)
-    refused = [f"{k}={v[1]} (was {v[0]})" for k, v in changed.items()
-               if not any(k == p or k.startswith(p + ".") for p in RESUME_MAY_CHANGE)]
-    if refused:
-        raise ConfigError(f"train.resume={path}: {', '.join(refused)} would change the experiment; "
-                          "resume with the checkpoint's settings (a resume may change only "
-                          "train.steps, the logging, sample, eval and checkpoint cadence, "
-                          "train.threads/progress, device and paths)")
     return changed
 
 
@@ -172,12 +173,12 @@ def finite(nets: dict) -> bool:
 
 
 @contextmanager
-def writing(what):
+def writing(what, note: str = ""):
     """A file that cannot be written (a full disk, a read-only folder) ends the run with one line."""
     try:
         yield
     except OSError as e:
-        raise ConfigError(f"could not write {what} ({e.strerror or e})") from None
+        raise ConfigError(f"could not write {what} ({e.strerror or e}){note}") from None
 
 
 class Checkpoints:
@@ -200,9 +201,9 @@ class Checkpoints:
 
     def write(self, ckpt: dict) -> None:
         """Never cut in half by a signal; a full disk leaves the previous file whole."""
-        kept = f"; {self.path} still holds step {self.step}" if self.step is not None else ""
+        kept = f"; it still holds step {self.step}" if self.step is not None else ""
         with self.stop.protected():
-            with writing(f"the checkpoint of step {ckpt['step']} to {self.path}{kept}"):
+            with writing(f"the checkpoint of step {ckpt['step']} to {self.path}", kept):
                 write_checkpoint(self.path, ckpt)
             self.step = ckpt["step"]
 

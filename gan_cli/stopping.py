@@ -7,8 +7,10 @@ before they preempt a job) are handled alike, without losing what was trained.
                                  signal ends it at once, the last checkpoint on disk standing
     writing a file (protected)   any signal waits until the file is complete
 
-Ending at once raises Interrupted (a KeyboardInterrupt that knows its signal), which cli.py turns
-into one line and exit code 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM.
+Ending at once raises Interrupted (a KeyboardInterrupt that knows the first signal), which cli.py
+turns into one line and exit code 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM.
+(Python runs a handler once for any number of one signal that arrive during one C call, such as
+one long torch operation: two quick Ctrl-Cs there count as one.)
 """
 
 import logging
@@ -58,11 +60,13 @@ class Stop:
             log.warning(f"{signal.Signals(signum).name}: stopping after this step and saving a "
                         "checkpoint (send it again to end at once, keeping the last checkpoint)")
         else:
-            raise Interrupted(signum)
+            raise Interrupted(self.signum)  # the first signal names how the run ended
 
     @contextmanager
     def installed(self):
-        """The handler for SIGINT and SIGTERM (main thread only: Python's rule for handlers)."""
+        """The handler for SIGINT and SIGTERM (main thread only: Python's rule for handlers).
+        Once a signal has stopped the run, more signals are ignored while the process exits, so
+        that none can cut its exit short with a traceback."""
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
@@ -71,7 +75,7 @@ class Stop:
             yield self
         finally:
             for s, handler in previous.items():
-                signal.signal(s, handler)
+                signal.signal(s, signal.SIG_IGN if self.requested else handler)
 
     @contextmanager
     def protected(self):
