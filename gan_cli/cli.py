@@ -37,7 +37,7 @@ from omegaconf.errors import (
 import gan_cli.schema  # noqa: F401  (registers the config schemas before Hydra composes)
 from gan_cli import rundir
 from gan_cli.config import ConfigError, validate_evaluate, validate_sample, validate_train
-from gan_cli.stopping import exit_code, raise_interrupted
+from gan_cli.stopping import exit_quietly, raise_interrupted
 
 log = logging.getLogger("gan_cli")
 USAGE = "usage: gan {train,sample,eval,report} [ARGS...]   (gan <command> --help for its options)"
@@ -233,9 +233,7 @@ def job_threads(cfg: DictConfig) -> int | None:
     return None
 
 
-@clear_errors(memory_key="train.batch_size")
-def train_app(cfg: DictConfig):
-    validate_train(cfg)  # fail fast, before the seconds it takes to import torch
+def train_locked(cfg: DictConfig) -> dict:
     from gan_cli.run import train
 
     threads = job_threads(cfg)
@@ -243,9 +241,16 @@ def train_app(cfg: DictConfig):
         import torch
         torch.set_num_threads(threads)
         log.info(f"torch threads: {threads}")
-    results = train(cfg, run_dir(cfg), hparams=swept_settings(cfg))
+    return train(cfg, run_dir(cfg), hparams=swept_settings(cfg))
+
+
+@clear_errors(memory_key="train.batch_size")
+def train_app(cfg: DictConfig):
+    validate_train(cfg)  # fail fast, before the seconds it takes to import torch
+    with rundir.locked(run_dir(cfg)):  # another gan train in this run directory: refused as fast
+        results = train_locked(cfg)
     if results["status"] == "interrupted":
-        sys.exit(exit_code(signal.Signals[results["signal"]]))
+        exit_quietly(signal.Signals[results["signal"]])
     single = HydraConfig.get().mode != RunMode.MULTIRUN  # a sweep records it and goes on
     if results.get("eval_error") and single:
         error = results["eval_error"].splitlines()[0][:200]
@@ -318,6 +323,5 @@ def main() -> None:
         run_app(args[0], args[1:])
     except KeyboardInterrupt as e:  # a signal in start-up, or a second one in training
         signum = getattr(e, "signum", signal.SIGINT)
-        print("interrupted" if signum == signal.SIGINT else f"terminated ({signal.Signals(signum).name})",
-              file=sys.stderr)
-        sys.exit(exit_code(signum))
+        exit_quietly(signum, "interrupted" if signum == signal.SIGINT
+                     else f"terminated ({signal.Signals(signum).name})")

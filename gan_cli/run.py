@@ -186,8 +186,8 @@ class Checkpoints:
     finite state, copied in memory at each log step, so that a run that diverges before (or
     long after) its last checkpoint leaves that state to inspect."""
 
-    def __init__(self, path: Path, method, averaged: dict, record: dict, stop, step=None):
-        self.path, self.method, self.averaged, self.stop, self.step = path, method, averaged, stop, step
+    def __init__(self, path: Path, method, averaged: dict, record: dict, stop: Stop):
+        self.path, self.method, self.averaged, self.stop, self.step = path, method, averaged, stop, None
         self.record = record  # config and data, as checkpoint_dict takes them
         self.last_finite = None
 
@@ -341,7 +341,21 @@ def save_results(out_dir: Path, results: dict, stop: Stop) -> bool:
         return False
 
 
+def first_results(cfg, data: Data, device, ckpts: Checkpoints, start: int, changed: dict) -> dict:
+    """results.json as it stands until the run ends (a run that never gets further has failed).
+    A resume into its own checkpoint starts with that checkpoint on disk."""
+    if cfg.train.resume and rundir.find_checkpoint(cfg.train.resume).resolve() == ckpts.path.resolve():
+        ckpts.step = start
+    results = {"status": "failed", "steps_done": start, "steps_requested": int(cfg.train.steps),
+               "data_source": data.source, "device": str(device), "method": cfg.method.name,
+               "checkpoint": str(ckpts.path)}
+    if start:
+        results["resumed"] = {"from_step": start, "changed": {k: list(v) for k, v in changed.items()}}
+    return results
+
+
 def run(cfg, out_dir: Path, hparams: dict | None, stop: Stop) -> dict:
+    """train()'s work, under its lock and signal handler."""
     wall0, device = time.perf_counter(), resolve_device(cfg.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"
     torch.manual_seed(int(cfg.seed))
@@ -349,15 +363,9 @@ def run(cfg, out_dir: Path, hparams: dict | None, stop: Stop) -> dict:
     start, changed = resume_from(cfg, info, method, averaged, device) if cfg.train.resume else (0, {})
     # On resume, TensorBoard drops events logged after the checkpoint: no duplicate steps.
     writer = SummaryWriter(str(out_dir), purge_step=start + 1 if start else None)
-    path = rundir.checkpoint_file(out_dir)
-    in_place = cfg.train.resume and rundir.find_checkpoint(cfg.train.resume).resolve() == path.resolve()
-    ckpts = Checkpoints(path, method, averaged, {"config": saved_config(cfg, data), "data": info}, stop,
-                        step=start if in_place else None)
-    results = {"status": "failed", "steps_done": start, "steps_requested": int(cfg.train.steps),
-               "data_source": data.source, "device": str(device), "method": cfg.method.name,
-               "checkpoint": str(path)}
-    if start:
-        results["resumed"] = {"from_step": start, "changed": {k: list(v) for k, v in changed.items()}}
+    ckpts = Checkpoints(rundir.checkpoint_file(out_dir), method, averaged,
+                        {"config": saved_config(cfg, data), "data": info}, stop)
+    results = first_results(cfg, data, device, ckpts, start, changed)
     out = {"status": "completed", "steps_done": start, "history": [], "evals": [], "final": {}}
     try:
         log_start(writer, cfg, data, method, device)
@@ -388,5 +396,5 @@ def run(cfg, out_dir: Path, hparams: dict | None, stop: Stop) -> dict:
         log.info(f"Run {results['status']} at step {results['steps_done']}: {out_dir}")
     if not saved:
         raise ConfigError(f"could not write {out_dir / rundir.RESULTS}; the checkpoint of step "
-                          f"{ckpts.step} is in {path}")
+                          f"{ckpts.step} is in {ckpts.path}")
     return results

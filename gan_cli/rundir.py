@@ -24,14 +24,21 @@ RESULTS, EVAL, CONFIG, SAMPLES = "results.json", "eval.json", "config.yaml", "sa
 LOCK = ".lock"
 
 
+_held: set[Path] = set()  # the run directories this process has locked
+
+
 @contextmanager
 def locked(run_dir):
-    """Hold an exclusive lock on the run directory while a run writes it; a second `gan train`
-    (or a resume) into the same directory is refused. The kernel releases the lock when the
+    """Hold an exclusive lock on the run directory while a run writes it; another process's
+    `gan train` (or resume) into the same directory is refused. Re-entrant within a process
+    (the CLI locks before importing torch, train() again). The kernel releases the lock when the
     process ends, however it ends (kill -9 too), so a stale lock file never blocks a resume."""
-    path = Path(run_dir) / LOCK
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    key = Path(run_dir).resolve()
+    if key in _held:
+        yield
+        return
+    key.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -41,7 +48,11 @@ def locked(run_dir):
                               "wait for it to end, or choose another hydra.run.dir") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        _held.add(key)
+        try:
+            yield
+        finally:
+            _held.discard(key)
     finally:
         os.close(fd)  # releases the lock
 

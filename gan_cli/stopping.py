@@ -15,6 +15,7 @@ one long torch operation: two quick Ctrl-Cs there count as one.)
 
 import logging
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -37,6 +38,16 @@ def exit_code(signum: int) -> int:
 
 def raise_interrupted(signum, frame) -> None:
     raise Interrupted(signum)
+
+
+def exit_quietly(signum: int, line: str = "") -> None:
+    """Print line (to stderr) and exit 128 + signum, ignoring further signals from here on: none
+    can cut the exit short with a traceback."""
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    if line:
+        print(line, file=sys.stderr)
+    sys.exit(exit_code(signum))
 
 
 class Stop:
@@ -64,9 +75,7 @@ class Stop:
 
     @contextmanager
     def installed(self):
-        """The handler for SIGINT and SIGTERM (main thread only: Python's rule for handlers).
-        Once a signal has stopped the run, more signals are ignored while the process exits, so
-        that none can cut its exit short with a traceback."""
+        """The handler for SIGINT and SIGTERM (main thread only: Python's rule for handlers)."""
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
@@ -75,7 +84,7 @@ class Stop:
             yield self
         finally:
             for s, handler in previous.items():
-                signal.signal(s, signal.SIG_IGN if self.requested else handler)
+                signal.signal(s, handler)
 
     @contextmanager
     def protected(self):

@@ -17,7 +17,6 @@ from conftest import TINY, one_line_error, run_gan
 
 from gan_cli import rundir
 from gan_cli.checkpoint import atomic_write
-from gan_cli.config import ConfigError
 
 RING = ["model=mlp", "data=ring8", "data.n_points=500", "train.threads=1"]
 # A run long enough to be stopped: a log line at every step, no periodic samples or checkpoints.
@@ -250,6 +249,29 @@ def test_a_failing_final_evaluation_keeps_the_training(tmp_path):
     assert results["metrics_step"] == 2 and "modes_hit" in results["metrics"]  # step 2's evaluation
 
 
+SLOW_EVALUATOR = """
+import time, gan_cli.methods.gan as gan
+def evaluator(self, *a):
+    def slow(nets, seed=0):
+        print("EVALUATING", flush=True)
+        time.sleep(60)
+    return slow, {"metrics": ["modes"]}
+gan.GAN.evaluator = evaluator
+"""
+
+
+@pytest.mark.slow
+def test_a_signal_during_the_final_evaluation_ends_it_keeping_the_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    proc = start_gan(run, *TINY, *RING, "train.steps=6", patch=SLOW_EVALUATOR)
+    wait_for(proc, "EVALUATING")  # every step trained and saved: nothing is left to wait for
+    proc.send_signal(signal.SIGTERM)
+    out, err = finish(proc, timeout=30)
+    assert proc.returncode == 143 and err.strip() == "terminated (SIGTERM)", out + err
+    results = assert_describes_its_checkpoint(run)
+    assert results["status"] == "interrupted" and results["steps_done"] == 6
+
+
 def test_divergence_before_the_first_checkpoint_keeps_the_last_finite_state(tmp_path):
     run = tmp_path / "run"
     diverging = ["optim=sgd", "optim.g.lr=3", "optim.d.lr=3", "train.steps=50", "train.log_every=5",
@@ -327,12 +349,14 @@ def test_a_second_run_in_a_live_run_directory_is_refused(tmp_path):
     assert assert_describes_its_checkpoint(run)["status"] == "interrupted"
 
 
-def test_the_lock_is_per_directory_and_released(tmp_path):
+def test_the_lock_is_per_directory_reentrant_and_released(tmp_path):
     with rundir.locked(tmp_path / "a"):
-        with pytest.raises(ConfigError, match="is in use by another gan train"):
-            with rundir.locked(tmp_path / "a"):
-                pass
-        with rundir.locked(tmp_path / "b"):
+        with rundir.locked(tmp_path / "a"), rundir.locked(tmp_path / "b"):  # in this process
             pass
-    with rundir.locked(tmp_path / "a"):
-        pass
+        other = subprocess.run([sys.executable, "-c", "import sys\nfrom gan_cli import rundir\n"
+                                f"with rundir.locked({str(tmp_path / 'a')!r}): pass"],
+                               capture_output=True, text=True, env=ENV)
+        assert other.returncode == 1 and "is in use by another gan train" in other.stderr
+    other = subprocess.run([sys.executable, "-c", "from gan_cli import rundir\n"
+                            f"with rundir.locked({str(tmp_path / 'a')!r}): pass"], env=ENV)
+    assert other.returncode == 0
