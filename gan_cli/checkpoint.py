@@ -23,14 +23,19 @@ KEYS = ("format", "step", "nets", "opts", "rng", "config", "data")
 
 
 def atomic_write(path: Path, write) -> None:
-    """write(tmp_path), fsync, then rename over path: readers see the old file or the new one."""
+    """write(tmp_path), fsync, then rename over path: readers see the old file or the new one.
+    If anything fails (a full disk, a signal), the partial tmp file is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -52,17 +57,21 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: Path, *, step: int, nets: dict, opts: dict, config: dict, data: dict,
-                    averaged: dict | None = None) -> None:
-    """Write everything `gan sample`, `gan eval` and resuming need into one file: the state of
-    every network and optimizer by name, and of the moving averages (train.ema) of some nets."""
-    ckpt = {
+def checkpoint_dict(*, step: int, nets: dict, opts: dict, config: dict, data: dict,
+                    averaged: dict | None = None) -> dict:
+    """Everything `gan sample`, `gan eval` and resuming need: the state of every network and
+    optimizer by name, and of the moving averages (train.ema) of some nets. The tensors are the
+    live ones (copy.deepcopy it to keep a snapshot)."""
+    return {
         "format": FORMAT, "step": int(step),
         "nets": {name: net.state_dict() for name, net in nets.items()},
         "opts": {name: opt.state_dict() for name, opt in opts.items()},
         "averaged": {name: net.state_dict() for name, net in (averaged or {}).items()},
         "rng": rng_state(), "config": config, "data": data,
     }
+
+
+def write_checkpoint(path: Path, ckpt: dict) -> None:
     atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
 
 

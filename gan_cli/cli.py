@@ -5,13 +5,15 @@ Hydra stays at this edge: each app turns its composed config into a call of a Hy
 function (train.train, sample.sample, evaluate.evaluate_checkpoint). Bad input, whether Hydra
 finds it while composing (an unknown key or option, a wrong type) or config.py does (a value out
 of range), becomes one line on stderr and exit code 2, with no traceback; a bug keeps its
-traceback. Ctrl-C before training starts exits quietly with 130.
+traceback. A signal (Ctrl-C, SIGTERM) before training starts exits quietly with 128 + its
+number (130, 143); once training runs, gan_cli/stopping.py and run.py save before exiting so.
 """
 
 import functools
 import logging
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -35,6 +37,7 @@ from omegaconf.errors import (
 import gan_cli.schema  # noqa: F401  (registers the config schemas before Hydra composes)
 from gan_cli import rundir
 from gan_cli.config import ConfigError, validate_evaluate, validate_sample, validate_train
+from gan_cli.stopping import exit_quietly, raise_interrupted
 
 log = logging.getLogger("gan_cli")
 USAGE = "usage: gan {train,sample,eval,report} [ARGS...]   (gan <command> --help for its options)"
@@ -230,9 +233,7 @@ def job_threads(cfg: DictConfig) -> int | None:
     return None
 
 
-@clear_errors(memory_key="train.batch_size")
-def train_app(cfg: DictConfig):
-    validate_train(cfg)  # fail fast, before the seconds it takes to import torch
+def train_locked(cfg: DictConfig) -> dict:
     from gan_cli.run import train
 
     threads = job_threads(cfg)
@@ -240,10 +241,22 @@ def train_app(cfg: DictConfig):
         import torch
         torch.set_num_threads(threads)
         log.info(f"torch threads: {threads}")
-    results = train(cfg, run_dir(cfg), hparams=swept_settings(cfg))
+    return train(cfg, run_dir(cfg), hparams=swept_settings(cfg))
+
+
+@clear_errors(memory_key="train.batch_size")
+def train_app(cfg: DictConfig):
+    validate_train(cfg)  # fail fast, before the seconds it takes to import torch
+    with rundir.locked(run_dir(cfg)):  # another gan train in this run directory: refused as fast
+        results = train_locked(cfg)
     if results["status"] == "interrupted":
-        sys.exit(130)
+        exit_quietly(signal.Signals[results["signal"]])
     single = HydraConfig.get().mode != RunMode.MULTIRUN  # a sweep records it and goes on
+    if results.get("eval_error") and single:
+        error = results["eval_error"].splitlines()[0][:200]
+        print(f"error: the evaluation at step {results['eval_error_step']} failed ({error}); the "
+              f"training is kept in {results['checkpoint']} (traceback in the log)", file=sys.stderr)
+        sys.exit(1)
     if results["status"] == "diverged" and cfg.train.diverged_exit_code and single:
         sys.exit(cfg.train.diverged_exit_code)
     if cfg.eval.objective:  # for a search sweeper (Optuna); a job without it counts as failed
@@ -302,11 +315,13 @@ def main() -> None:
     if args[0] not in COMMANDS:
         print(f"gan: unknown command '{args[0]}'\n{USAGE}", file=sys.stderr)
         sys.exit(2)
+    signal.signal(signal.SIGTERM, raise_interrupted)  # like Ctrl-C: end quietly, see below
     try:
         if args[0] == "report":  # not a Hydra app: it reads a finished sweep
             from gan_cli.report import main as report_main
             return report_main(args[1:])
         run_app(args[0], args[1:])
-    except KeyboardInterrupt:  # Ctrl-C in start-up; the training loop saves and exits by itself
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    except KeyboardInterrupt as e:  # a signal in start-up, or a second one in training
+        signum = getattr(e, "signum", signal.SIGINT)
+        exit_quietly(signum, "interrupted" if signum == signal.SIGINT
+                     else f"terminated ({signal.Signals(signum).name})")

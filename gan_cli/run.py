@@ -1,7 +1,8 @@
 """The runner: the step loop and everything around it, once for every method.
 
-Cadence (log / sample / evaluate / checkpoint), progress, Ctrl-C, divergence, moving
-averages, exact resume, results.json and TensorBoard HParams. It knows no GAN maths:
+Cadence (log / sample / evaluate / checkpoint), progress, stopping on a signal
+(gan_cli/stopping.py), divergence, moving averages, exact resume, results.json and
+TensorBoard HParams. It knows no GAN maths:
 the method (gan_cli/methods/, chosen by `method=`) says what one iteration is.
 
 `train(cfg, out_dir)` knows nothing of Hydra; cli.py calls it.
@@ -11,7 +12,6 @@ import copy
 import logging
 import math
 import signal
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +21,14 @@ from omegaconf import OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 
 from gan_cli import rundir
-from gan_cli.checkpoint import atomic_write, load_checkpoint, save_checkpoint, set_rng_state, write_json
+from gan_cli.checkpoint import (
+    atomic_write,
+    checkpoint_dict,
+    load_checkpoint,
+    set_rng_state,
+    write_checkpoint,
+    write_json,
+)
 from gan_cli.config import ConfigError, resolve_device, validate_train
 from gan_cli.data import Data, load_data
 from gan_cli.evaluate import print_metrics
@@ -30,6 +37,7 @@ from gan_cli.images import save_png
 from gan_cli.methods import method_class
 from gan_cli.models import count_params
 from gan_cli.progress import TrainingProgress
+from gan_cli.stopping import Stop
 
 log = logging.getLogger(__name__)
 
@@ -43,31 +51,42 @@ def ema_update(avg, net, decay: float) -> None:
             e.copy_(b)
 
 
-@contextmanager
-def deferred_sigint():
-    """First Ctrl-C sets flag['stop'] so the loop ends at an iteration boundary; a second one
-    raises KeyboardInterrupt at once."""
-    flag = {"stop": False}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum, frame):
-        if flag["stop"]:
-            raise KeyboardInterrupt
-        flag["stop"] = True
-        log.warning("Ctrl-C: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
+# What a resume may change: how long it trains, how often it logs, samples, evaluates and saves,
+# and where and how it runs. Any other setting changes the experiment and is refused.
+RESUME_MAY_CHANGE = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every",
+                     "train.n_samples", "train.resume", "train.progress", "train.diverged_exit_code",
+                     "train.threads", "device", "eval", "paths", "data.root", "data.download")
 
 
-def check_resumable(ckpt: dict, cfg, info: dict, path) -> None:
-    """Resuming needs the same method, architecture, data shape and optimizer types."""
+def leaves(node, prefix: str = ""):
+    """(dotted key, value) of every setting in a nested config; a list is one setting."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, node
+
+
+def changed_settings(old: dict, new: dict) -> dict:
+    """key -> (old, new) for every setting that both configs hold and that differs."""
+    before, after = dict(leaves(old)), dict(leaves(new))
+    return {key: (before[key], after[key]) for key in sorted(before.keys() & after.keys())
+            if before[key] != after[key]}
+
+
+def check_resumable(ckpt: dict, cfg, info: dict, path) -> dict:
+    """Resuming continues the same experiment: same method, architecture, data, loss, seed and
+    optimizer settings. Returns the settings it changes (all in RESUME_MAY_CHANGE)."""
     old, new = ckpt["config"], OmegaConf.to_container(cfg, resolve=True)
+    changed = changed_settings(old, new)
+    refused = [f"{k}={v[1]} (was {v[0]})" for k, v in changed.items()
+               if not any(k == p or k.startswith(p + ".") for p in RESUME_MAY_CHANGE)]
+    if refused:
+        raise ConfigError(f"train.resume={path}: {', '.join(refused)} would change the experiment; "
+                          "resume with the checkpoint's settings (a resume may change only "
+                          "train.steps, the logging, sample, eval and checkpoint cadence, "
+                          "train.threads/progress, device and paths)")
+    # Settings one of the configs lacks (a gan-cli 0.1 checkpoint): what must still agree.
     for key in ("method", "model"):
         if old.get(key) != new[key]:
             raise ConfigError(f"train.resume={path}: the checkpoint was trained with {key}={old.get(key)}"
@@ -80,6 +99,7 @@ def check_resumable(ckpt: dict, cfg, info: dict, path) -> None:
         if old["optim"].get(net, {}).get("name") != node["name"]:
             raise ConfigError(f"train.resume={path}: optim.{net} was {old['optim'].get(net, {}).get('name')}"
                               f", this run asks for {node['name']}")
+    return changed
 
 
 def setup(cfg, device):
@@ -93,14 +113,21 @@ def setup(cfg, device):
     return data, info, method, averaged
 
 
-def resume_from(cfg, info: dict, method, averaged: dict, device) -> int:
-    """Load train.resume's states into the nets, optimizers and averages; return its step."""
-    ckpt = load_checkpoint(cfg.train.resume, map_location=device)
-    check_resumable(ckpt, cfg, info, cfg.train.resume)
-    rundir.load_state(method, ckpt, f"train.resume={cfg.train.resume}", averaged)
+def resume_from(cfg, info: dict, method, averaged: dict, device) -> tuple[int, dict]:
+    """Load train.resume's states into the nets, optimizers and averages; return its step and the
+    settings this part changes. A checkpoint already at train.steps is refused: a finished run's
+    results are never replaced by a run that trained nothing."""
+    path = cfg.train.resume
+    ckpt = load_checkpoint(path, map_location=device)
+    changed = check_resumable(ckpt, cfg, info, path)
+    if ckpt["step"] >= cfg.train.steps:
+        raise ConfigError(f"train.steps={cfg.train.steps}: the checkpoint {path} is already at step "
+                          f"{ckpt['step']}; ask for more steps to continue it")
+    rundir.load_state(method, ckpt, f"train.resume={path}", averaged)
     set_rng_state(ckpt["rng"])
-    log.info(f"Resuming from {cfg.train.resume} at step {ckpt['step']}")
-    return int(ckpt["step"])
+    log.info(f"Resuming from {path} at step {ckpt['step']}"
+             + "".join(f"; {k}: {v[0]} -> {v[1]}" for k, v in changed.items() if k != "train.resume"))
+    return int(ckpt["step"]), changed
 
 
 def log_start(writer: SummaryWriter, cfg, data: Data, method, device) -> None:
@@ -145,30 +172,80 @@ def finite(nets: dict) -> bool:
     return all(torch.isfinite(p).all() for net in nets.values() for p in net.parameters())
 
 
-def loop(cfg, out_dir: Path, writer, data: Data, info: dict, method, averaged: dict, start: int,
-         evaluate) -> dict:
-    """Steps start+1 .. train.steps with logging, evaluation, samples and checkpoints."""
-    t, every = cfg.train, cfg.eval.every
-    probe = method.probe(data, t.n_samples, int(cfg.seed))
-    view = {**method.nets, **averaged}  # samples and metrics come from the averages when on
-    ckpt_path, config = rundir.checkpoint_file(out_dir), saved_config(cfg, data)
+@contextmanager
+def writing(what, note: str = ""):
+    """A file that cannot be written (a full disk, a read-only folder) ends the run with one line."""
+    try:
+        yield
+    except OSError as e:
+        raise ConfigError(f"could not write {what} ({e.strerror or e}){note}") from None
 
-    def save(step) -> bool:  # never overwrite the last good checkpoint with NaN weights
-        if finite(method.nets):
-            save_checkpoint(ckpt_path, step=step, nets=method.nets, opts=method.opts, config=config,
-                            data=info, averaged=averaged)
+
+class Checkpoints:
+    """checkpoints/last.pt and the step it holds (`step`, None while there is none), and the last
+    finite state, copied in memory at each log step, so that a run that diverges before (or
+    long after) its last checkpoint leaves that state to inspect."""
+
+    def __init__(self, path: Path, method, averaged: dict, record: dict, stop: Stop):
+        self.path, self.method, self.averaged, self.stop, self.step = path, method, averaged, stop, None
+        self.record = record  # config and data, as checkpoint_dict takes them
+        self.last_finite = None
+
+    def state(self, step: int) -> dict:
+        return checkpoint_dict(step=step, nets=self.method.nets, opts=self.method.opts,
+                               averaged=self.averaged, **self.record)
+
+    def remember(self, step: int) -> None:
+        if finite(self.method.nets):
+            self.last_finite = copy.deepcopy(self.state(step))
+
+    def write(self, ckpt: dict) -> None:
+        """Never cut in half by a signal; a full disk leaves the previous file whole."""
+        kept = f"; it still holds step {self.step}" if self.step is not None else ""
+        with self.stop.protected():
+            with writing(f"the checkpoint of step {ckpt['step']} to {self.path}", kept):
+                write_checkpoint(self.path, ckpt)
+            self.step = ckpt["step"]
+
+    def save(self, step: int) -> bool:
+        """Write the current state; if it holds NaN/Inf, the last finite one instead, and False."""
+        if finite(self.method.nets):
+            self.write(self.state(step))
             return True
+        self.save_last_finite()
         return False
 
-    out = {"status": "completed", "steps_done": start, "history": [], "evals": []}
-    t0 = tick = time.perf_counter()
-    tick_step = start
-    with deferred_sigint() as stop, TrainingProgress(t.progress, start, t.steps) as bar:
+    def save_last_finite(self) -> None:
+        if self.last_finite and (self.step is None or self.last_finite["step"] > self.step):
+            self.write(self.last_finite)
+            log.warning(f"Diverged: {self.path} holds the last finite state, step {self.step}")
+
+
+def evaluate_safely(out: dict, writer, step: int, evaluate, view: dict) -> bool:
+    """Evaluate; an error is logged and recorded in out["eval_error"], and never ends training."""
+    try:
+        out["evals"].append(log_metrics(writer, step, evaluate, view))
+        return True
+    except Exception as e:
+        out.update(eval_error=f"{type(e).__name__}: {e}", eval_error_step=step)
+        log.exception(f"The evaluation at step {step} failed; no more metrics in this run")
+        return False
+
+
+def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: int, evaluate,
+         ckpts: Checkpoints, out: dict) -> None:
+    """Steps start+1 .. train.steps with logging, evaluation, samples and checkpoints, stopping
+    early on a signal (ckpts.stop) or divergence; `out` records how far it got."""
+    t, every, stop = cfg.train, cfg.eval.every, ckpts.stop
+    probe = method.probe(data, t.n_samples, int(cfg.seed))
+    view = {**method.nets, **averaged}  # samples and metrics come from the averages when on
+    tick, tick_step = time.perf_counter(), start
+    with TrainingProgress(t.progress, start, t.steps) as bar:
         for step in range(start + 1, t.steps + 1):
             stats = method.step(data, step)
             for name, avg in averaged.items():
                 ema_update(avg, method.nets[name], t.ema)
-            out["steps_done"] = step
+            out.update(steps_done=step, final=stats)
             bar.advance()
             if step % t.log_every == 0 or step == t.steps:
                 now = time.perf_counter()
@@ -178,24 +255,33 @@ def loop(cfg, out_dir: Path, writer, data: Data, info: dict, method, averaged: d
                 if not all(math.isfinite(float(v)) for v in stats.values()):
                     out.update(status="diverged", diverged_at=step)
                     break
-            if evaluate and (every and step % every == 0 or step == t.steps):
-                out["evals"].append(log_metrics(writer, step, evaluate, view))
+            if evaluate and every and step % every == 0 and step != t.steps:  # the last: after saving
+                evaluate = evaluate if evaluate_safely(out, writer, step, evaluate, view) else None
             if step % t.sample_every == 0 or step == t.steps:
                 img = method.show(view, probe, data)
                 writer.add_image("samples", img, step)
-                save_png(img, out_dir / rundir.SAMPLES / f"step_{step:06d}.png")
-            if step % t.ckpt_every == 0 and step != t.steps and not save(step):
+                with writing(f"a sample grid to {out_dir / rundir.SAMPLES}"):
+                    save_png(img, out_dir / rundir.SAMPLES / f"step_{step:06d}.png")
+            if step % t.log_every == 0:
+                ckpts.remember(step)
+            if step % t.ckpt_every == 0 and step != t.steps and not ckpts.save(step):
                 out.update(status="diverged", diverged_at=step)
                 break
-            if stop["stop"]:
-                out["status"] = "interrupted"
+            if stop.requested:
+                out.update(status="interrupted", signal=signal.Signals(stop.signum).name)
                 break
-        final_save = out["status"] != "diverged" and (out["steps_done"] > start or not ckpt_path.exists())
-        if final_save and not save(out["steps_done"]):
-            out.update(status="diverged", diverged_at=out["steps_done"])
-    out["loop_s"] = time.perf_counter() - t0
-    out["final"] = {k: float(v) for k, v in stats.items()} if out["steps_done"] > start else {}
-    return out
+
+
+def finish(out: dict, ckpts: Checkpoints, writer, evaluate, view: dict, t) -> None:
+    """The last checkpoint, then (for a run that trained all its steps) the final evaluation:
+    an evaluation that fails cannot lose the training."""
+    if out["status"] == "diverged":
+        ckpts.save_last_finite()
+    elif ckpts.step != out["steps_done"] and not ckpts.save(out["steps_done"]):
+        out.update(status="diverged", diverged_at=out["steps_done"])
+    ckpts.stop.armed = False  # nothing left to save: a signal now ends the evaluation at once
+    if evaluate and out["status"] == "completed" and out["steps_done"] == t.steps:
+        evaluate_safely(out, writer, t.steps, evaluate, view)
 
 
 def feature_cache(cfg) -> Path:
@@ -207,6 +293,7 @@ def summarise(outcome: dict, method, t, start: int) -> dict:
     """results.json fields from the loop's outcome: throughput, final metrics, health verdict."""
     history, evals = outcome.pop("history"), outcome.pop("evals")
     done = outcome["steps_done"] - start
+    outcome["final"] = {k: float(v) for k, v in outcome["final"].items()}
     metrics = {k: v for k, v in evals[-1].items() if k != "step"} if evals else {}
     findings = method.verdict(history, evals, outcome.get("diverged_at"))
     return {**outcome, "metrics": metrics, "metrics_step": evals[-1]["step"] if evals else None,
@@ -226,40 +313,88 @@ def log_hparams(writer: SummaryWriter, hparams: dict, results: dict) -> None:
 
 
 def train(cfg, out_dir, hparams: dict | None = None) -> dict:
-    """Train as cfg says; write events, samples, checkpoints/last.pt and results.json to out_dir.
-    hparams (a sweep's swept settings) also go to TensorBoard's HParams dashboard."""
+    """Train as cfg says; write events, samples, checkpoints/last.pt and results.json to out_dir,
+    holding its lock. hparams (a sweep's swept settings) also go to TensorBoard's HParams."""
     validate_train(cfg)
-    out_dir, wall0 = Path(out_dir), time.perf_counter()
-    device = resolve_device(cfg.device)
+    stop = Stop()
+    with rundir.locked(out_dir), stop.installed():
+        return run(cfg, Path(out_dir), hparams, stop)
+
+
+def ended_early(results: dict, out: dict, ckpts: Checkpoints, start: int) -> None:
+    """A run ended by an error or a second signal: its results describe its checkpoint on disk
+    (where a resume continues), and stopped_at says how far it had trained."""
+    kept = ckpts.step if ckpts.step is not None else start
+    if out["steps_done"] != kept:
+        results["stopped_at"] = out["steps_done"]
+    results["steps_done"] = kept
+
+
+def save_results(out_dir: Path, results: dict, stop: Stop) -> bool:
+    """results.json, whole; False (and a logged line) if it cannot be written."""
+    try:
+        with stop.protected():
+            write_json(out_dir / rundir.RESULTS, results)
+        return True
+    except OSError as e:
+        log.error(f"could not write {out_dir / rundir.RESULTS} ({e.strerror or e})")
+        return False
+
+
+def first_results(cfg, data: Data, device, ckpts: Checkpoints, start: int, changed: dict) -> dict:
+    """results.json as it stands until the run ends (a run that never gets further has failed).
+    A resume into its own checkpoint starts with that checkpoint on disk."""
+    if cfg.train.resume and rundir.find_checkpoint(cfg.train.resume).resolve() == ckpts.path.resolve():
+        ckpts.step = start
+    results = {"status": "failed", "steps_done": start, "steps_requested": int(cfg.train.steps),
+               "data_source": data.source, "device": str(device), "method": cfg.method.name,
+               "checkpoint": str(ckpts.path)}
+    if start:
+        results["resumed"] = {"from_step": start, "changed": {k: list(v) for k, v in changed.items()}}
+    return results
+
+
+def run(cfg, out_dir: Path, hparams: dict | None, stop: Stop) -> dict:
+    """train()'s work, under its lock and signal handler."""
+    wall0, device = time.perf_counter(), resolve_device(cfg.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"
     torch.manual_seed(int(cfg.seed))
     data, info, method, averaged = setup(cfg, device)
-    start = resume_from(cfg, info, method, averaged, device) if cfg.train.resume else 0
+    start, changed = resume_from(cfg, info, method, averaged, device) if cfg.train.resume else (0, {})
     # On resume, TensorBoard drops events logged after the checkpoint: no duplicate steps.
     writer = SummaryWriter(str(out_dir), purge_step=start + 1 if start else None)
-    results = {"status": "failed", "steps_done": start, "steps_requested": int(cfg.train.steps),
-               "data_source": data.source, "device": str(device), "method": cfg.method.name}
+    ckpts = Checkpoints(rundir.checkpoint_file(out_dir), method, averaged,
+                        {"config": saved_config(cfg, data), "data": info}, stop)
+    results = first_results(cfg, data, device, ckpts, start, changed)
+    out = {"status": "completed", "steps_done": start, "history": [], "evals": [], "final": {}}
     try:
         log_start(writer, cfg, data, method, device)
-        atomic_write(out_dir / rundir.CONFIG, lambda tmp: OmegaConf.save(saved_config(cfg, data), tmp))
+        with writing(out_dir / rundir.CONFIG):
+            atomic_write(out_dir / rundir.CONFIG, lambda tmp: OmegaConf.save(ckpts.record["config"], tmp))
         evaluate, results["eval"] = method.evaluator(data, cfg.eval, feature_cache(cfg))
-        outcome = loop(cfg, out_dir, writer, data, info, method, averaged, start, evaluate)
-        results.update(summarise(outcome, method, cfg.train, start))
+        t0, stop.armed = time.perf_counter(), True
+        loop(cfg, out_dir, writer, data, method, averaged, start, evaluate, ckpts, out)
+        finish(out, ckpts, writer, evaluate, {**method.nets, **averaged}, cfg.train)
+        results.update(summarise({**out, "loop_s": time.perf_counter() - t0}, method, cfg.train, start))
         if results["metrics"]:
             print_metrics(results["metrics"], results["eval"])
         print_verdict(results["health"])
-    except KeyboardInterrupt:  # second Ctrl-C: the last periodic checkpoint stands
-        results["status"] = "interrupted"
+    except KeyboardInterrupt as e:  # a second signal, or one in start-up: the checkpoint on disk stands
+        results.update(status="interrupted", signal=signal.Signals(getattr(e, "signum", signal.SIGINT)).name)
+        ended_early(results, out, ckpts, start)
         raise
     except Exception as e:
         results["error"] = f"{type(e).__name__}: {e}"
+        ended_early(results, out, ckpts, start)
         raise
     finally:
         if hparams:
             log_hparams(writer, hparams, results)
         writer.close()
-        results["wall_time_s"] = time.perf_counter() - wall0
-        results["checkpoint"] = str(rundir.checkpoint_file(out_dir))
-        write_json(out_dir / rundir.RESULTS, results)
+        results.update(wall_time_s=time.perf_counter() - wall0, checkpoint_step=ckpts.step)
+        saved = save_results(out_dir, results, stop)
         log.info(f"Run {results['status']} at step {results['steps_done']}: {out_dir}")
+    if not saved:
+        raise ConfigError(f"could not write {out_dir / rundir.RESULTS}; the checkpoint of step "
+                          f"{ckpts.step} is in {ckpts.path}")
     return results

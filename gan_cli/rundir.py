@@ -6,9 +6,13 @@ imported only for that, so the CLI can name paths without it).
     <run dir>/eval.json             `gan eval`'s figures
     <run dir>/config.yaml           the resolved config, plus data.source
     <run dir>/samples/              sample grids (training) and `gan sample`'s images
+    <run dir>/.lock                 held (flock) by the `gan train` writing the run; holds its pid
 """
 
 import copy
+import fcntl
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -17,6 +21,40 @@ from gan_cli.config import ConfigError
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 RESULTS, EVAL, CONFIG, SAMPLES = "results.json", "eval.json", "config.yaml", "samples"
+LOCK = ".lock"
+
+
+_held: set[Path] = set()  # the run directories this process has locked
+
+
+@contextmanager
+def locked(run_dir):
+    """Hold an exclusive lock on the run directory while a run writes it; another process's
+    `gan train` (or resume) into the same directory is refused. Re-entrant within a process
+    (the CLI locks before importing torch, train() again). The kernel releases the lock when the
+    process ends, however it ends (kill -9 too), so a stale lock file never blocks a resume."""
+    key = Path(run_dir).resolve()
+    if key in _held:
+        yield
+        return
+    key.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise ConfigError(f"run directory {run_dir} is in use by another gan train (pid {pid}): "
+                              "wait for it to end, or choose another hydra.run.dir") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _held.add(key)
+        try:
+            yield
+        finally:
+            _held.discard(key)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def checkpoint_file(run_dir) -> Path:
