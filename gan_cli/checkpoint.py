@@ -53,7 +53,8 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(path: Path, *, step: int, nets: dict, opts: dict, config: dict, data: dict,
-                    averaged: dict | None = None) -> None:
+                    averaged: dict | None = None, scaler: dict | None = None,
+                    rng_ranks: list | None = None) -> None:
     """Write everything `gan sample`, `gan eval` and resuming need into one file: the state of
     every network and optimizer by name, and of the moving averages (train.ema) of some nets."""
     ckpt = {
@@ -62,6 +63,8 @@ def save_checkpoint(path: Path, *, step: int, nets: dict, opts: dict, config: di
         "opts": {name: opt.state_dict() for name, opt in opts.items()},
         "averaged": {name: net.state_dict() for name, net in (averaged or {}).items()},
         "rng": rng_state(), "config": config, "data": data,
+        "scaler": scaler or {},  # train.precision=fp16: the loss scale, for exact resume
+        "rng_ranks": rng_ranks or [],  # under torchrun: every rank's RNG state, in rank order
     }
     atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
 

@@ -20,8 +20,9 @@ import torch
 from omegaconf import OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 
-from gan_cli import rundir
-from gan_cli.checkpoint import atomic_write, load_checkpoint, save_checkpoint, set_rng_state, write_json
+from gan_cli import distributed, rundir
+from gan_cli.checkpoint import (atomic_write, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
+                                write_json)
 from gan_cli.config import ConfigError, resolve_device, validate_train
 from gan_cli.data import Data, load_data
 from gan_cli.evaluate import print_metrics
@@ -83,14 +84,33 @@ def check_resumable(ckpt: dict, cfg, info: dict, path) -> None:
 
 
 def setup(cfg, device):
-    """The data, the method (its nets and optimizers) and the moving averages (train.ema > 0)."""
+    """The data, the method (its nets and optimizers) and the moving averages (train.ema > 0).
+    Under torchrun every rank builds the same nets (same seed, then rank 0's broadcast), then
+    draws its own batches and noise from seed * world + rank."""
     data = load_data(cfg.data, device)
     Method = method_class(cfg.method)
     info = Method.info(data)
     method = Method(cfg, info, device)
+    distributed.broadcast_nets(method.nets)
+    if distributed.world() > 1:
+        torch.manual_seed(int(cfg.seed) * distributed.world() + distributed.rank())
+    prepare(method, cfg.train)
     averaged = {name: copy.deepcopy(method.nets[name]).requires_grad_(False)
                 for name in method.averaged} if cfg.train.ema > 0 else {}
     return data, info, method, averaged
+
+
+def prepare(method, t) -> None:
+    """train.channels_last and train.compile on every net, by name; a net the method marks as
+    unable to compile (method.no_compile: name -> why) stays eager with one warning."""
+    for name, net in method.nets.items():
+        if t.get("channels_last"):
+            net.to(memory_format=torch.channels_last)  # 4-D weights only: a no-op for an MLP
+        if t.get("compile"):
+            if name in method.no_compile:
+                log.warning(f"train.compile: {name} stays eager: {method.no_compile[name]}")
+            else:
+                net.compile()  # in place: state_dict keys and attributes stay as they are
 
 
 def resume_from(cfg, info: dict, method, averaged: dict, device) -> int:
@@ -98,7 +118,16 @@ def resume_from(cfg, info: dict, method, averaged: dict, device) -> int:
     ckpt = load_checkpoint(cfg.train.resume, map_location=device)
     check_resumable(ckpt, cfg, info, cfg.train.resume)
     rundir.load_state(method, ckpt, f"train.resume={cfg.train.resume}", averaged)
-    set_rng_state(ckpt["rng"])
+    method.amp.load_state_dict(ckpt.get("scaler"))
+    ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+    if len(ranks) == distributed.world():
+        set_rng_state(ranks[distributed.rank()])
+    else:  # another world size: continue, each rank on a fresh stream, and say so
+        torch.manual_seed(int(cfg.seed) * distributed.world() + distributed.rank() + int(ckpt["step"]))
+        log.warning(f"train.resume: the checkpoint was written by {len(ranks)} process(es), this run has "
+                    f"{distributed.world()}: weights and optimizers continue exactly, the random "
+                    f"streams start afresh and the effective batch is now {distributed.world()} x "
+                    f"train.batch_size")
     log.info(f"Resuming from {cfg.train.resume} at step {ckpt['step']}")
     return int(ckpt["step"])
 
@@ -141,6 +170,13 @@ def log_metrics(writer, step: int, evaluate, view: dict) -> dict:
     return {"step": step, **values}
 
 
+class NullWriter:
+    """TensorBoard for ranks other than 0: only rank 0 writes events."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
 def finite(nets: dict) -> bool:
     return all(torch.isfinite(p).all() for net in nets.values() for p in net.parameters())
 
@@ -149,21 +185,25 @@ def loop(cfg, out_dir: Path, writer, data: Data, info: dict, method, averaged: d
          evaluate) -> dict:
     """Steps start+1 .. train.steps with logging, evaluation, samples and checkpoints."""
     t, every = cfg.train, cfg.eval.every
-    probe = method.probe(data, t.n_samples, int(cfg.seed))
+    probe, device = method.probe(data, t.n_samples, int(cfg.seed)), data.x.device
     view = {**method.nets, **averaged}  # samples and metrics come from the averages when on
     ckpt_path, config = rundir.checkpoint_file(out_dir), saved_config(cfg, data)
 
     def save(step) -> bool:  # never overwrite the last good checkpoint with NaN weights
-        if finite(method.nets):
+        if not finite(method.nets):  # the same on every rank: the weights are the same
+            return False
+        rngs = distributed.gather(rng_state())  # a collective: every rank takes part
+        if distributed.is_main():
             save_checkpoint(ckpt_path, step=step, nets=method.nets, opts=method.opts, config=config,
-                            data=info, averaged=averaged)
-            return True
-        return False
+                            data=info, averaged=averaged, scaler=method.amp.state_dict(), rng_ranks=rngs)
+        return True
 
     out = {"status": "completed", "steps_done": start, "history": [], "evals": []}
     t0 = tick = time.perf_counter()
     tick_step = start
-    with deferred_sigint() as stop, TrainingProgress(t.progress, start, t.steps) as bar:
+    main = distributed.is_main()
+    progress = t.progress if main else "log"  # other ranks log at WARNING level (cli.py): silent
+    with deferred_sigint() as stop, TrainingProgress(progress, start, t.steps) as bar:
         for step in range(start + 1, t.steps + 1):
             stats = method.step(data, step)
             for name, avg in averaged.items():
@@ -175,19 +215,19 @@ def loop(cfg, out_dir: Path, writer, data: Data, info: dict, method, averaged: d
                 out["history"].append(log_diagnostics(writer, step, stats, method, view, probe))
                 bar.update(step, method.status(out["history"][-1]), (step - tick_step) / (now - tick))
                 tick, tick_step = now, step
-                if not all(math.isfinite(float(v)) for v in stats.values()):
+                if distributed.any_rank(not all(math.isfinite(float(v)) for v in stats.values()), device):
                     out.update(status="diverged", diverged_at=step)
                     break
-            if evaluate and (every and step % every == 0 or step == t.steps):
+            if main and evaluate and (every and step % every == 0 or step == t.steps):
                 out["evals"].append(log_metrics(writer, step, evaluate, view))
-            if step % t.sample_every == 0 or step == t.steps:
+            if main and (step % t.sample_every == 0 or step == t.steps):
                 img = method.show(view, probe, data)
                 writer.add_image("samples", img, step)
                 save_png(img, out_dir / rundir.SAMPLES / f"step_{step:06d}.png")
             if step % t.ckpt_every == 0 and step != t.steps and not save(step):
                 out.update(status="diverged", diverged_at=step)
                 break
-            if stop["stop"]:
+            if distributed.any_rank(stop["stop"], device):  # every rank leaves at the same step
                 out["status"] = "interrupted"
                 break
         final_save = out["status"] != "diverged" and (out["steps_done"] > start or not ckpt_path.exists())
@@ -210,7 +250,8 @@ def summarise(outcome: dict, method, t, start: int) -> dict:
     metrics = {k: v for k, v in evals[-1].items() if k != "step"} if evals else {}
     findings = method.verdict(history, evals, outcome.get("diverged_at"))
     return {**outcome, "metrics": metrics, "metrics_step": evals[-1]["step"] if evals else None,
-            "health": findings, "images_per_s": done * t.batch_size * t.d_steps / outcome["loop_s"]}
+            "health": findings,  # real images through D per second, all ranks together
+            "images_per_s": done * t.batch_size * t.d_steps * distributed.world() / outcome["loop_s"]}
 
 
 def log_hparams(writer: SummaryWriter, hparams: dict, results: dict) -> None:
@@ -229,25 +270,31 @@ def train(cfg, out_dir, hparams: dict | None = None) -> dict:
     """Train as cfg says; write events, samples, checkpoints/last.pt and results.json to out_dir.
     hparams (a sweep's swept settings) also go to TensorBoard's HParams dashboard."""
     validate_train(cfg)
-    out_dir, wall0 = Path(out_dir), time.perf_counter()
-    device = resolve_device(cfg.device)
+    out_dir, wall0, main = Path(out_dir), time.perf_counter(), distributed.is_main()
+    device = distributed.local_device(resolve_device(cfg.device))
     torch.backends.cudnn.benchmark = device.type == "cuda"
     torch.manual_seed(int(cfg.seed))
     data, info, method, averaged = setup(cfg, device)
     start = resume_from(cfg, info, method, averaged, device) if cfg.train.resume else 0
     # On resume, TensorBoard drops events logged after the checkpoint: no duplicate steps.
-    writer = SummaryWriter(str(out_dir), purge_step=start + 1 if start else None)
+    writer = (SummaryWriter(str(out_dir), purge_step=start + 1 if start else None)
+              if distributed.is_main() else NullWriter())
     results = {"status": "failed", "steps_done": start, "steps_requested": int(cfg.train.steps),
                "data_source": data.source, "device": str(device), "method": cfg.method.name}
     try:
         log_start(writer, cfg, data, method, device)
-        atomic_write(out_dir / rundir.CONFIG, lambda tmp: OmegaConf.save(saved_config(cfg, data), tmp))
-        evaluate, results["eval"] = method.evaluator(data, cfg.eval, feature_cache(cfg))
+        if main:
+            atomic_write(out_dir / rundir.CONFIG, lambda tmp: OmegaConf.save(saved_config(cfg, data), tmp))
+        evaluate, results["eval"] = method.evaluator(data, cfg.eval, feature_cache(cfg)) if main else (None, {})
         outcome = loop(cfg, out_dir, writer, data, info, method, averaged, start, evaluate)
         results.update(summarise(outcome, method, cfg.train, start))
-        if results["metrics"]:
+        if distributed.world() > 1:
+            results.update(ranks=distributed.world(), ranks_in_sync=distributed.in_sync(method.nets),
+                           effective_batch=int(cfg.train.batch_size) * distributed.world())
+        if main and results["metrics"]:
             print_metrics(results["metrics"], results["eval"])
-        print_verdict(results["health"])
+        if main:
+            print_verdict(results["health"])
     except KeyboardInterrupt:  # second Ctrl-C: the last periodic checkpoint stands
         results["status"] = "interrupted"
         raise
@@ -255,11 +302,12 @@ def train(cfg, out_dir, hparams: dict | None = None) -> dict:
         results["error"] = f"{type(e).__name__}: {e}"
         raise
     finally:
-        if hparams:
+        if hparams and main:
             log_hparams(writer, hparams, results)
         writer.close()
         results["wall_time_s"] = time.perf_counter() - wall0
         results["checkpoint"] = str(rundir.checkpoint_file(out_dir))
-        write_json(out_dir / rundir.RESULTS, results)
+        if main:
+            write_json(out_dir / rundir.RESULTS, results)
         log.info(f"Run {results['status']} at step {results['steps_done']}: {out_dir}")
     return results
