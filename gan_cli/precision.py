@@ -11,7 +11,8 @@ owns the loss scaler and the gradient average across ranks (gan_cli/distributed.
 fp16 uses one GradScaler for all optimizers (PyTorch AMP docs, "multiple models, losses and
 optimizers"): each optimizer skips its own step when its gradients hold inf/NaN, and update()
 runs once per iteration, and also before an optimizer steps a second time in one iteration
-(k > 1 D steps), which GradScaler does not allow without an update in between. bf16 has fp32's exponent range and needs no scaler. Gradient
+(k > 1 D steps), which GradScaler does not allow without an update in between.
+bf16 has fp32's exponent range and needs no scaler. Gradient
 penalties (WGAN-GP, R1) run in fp32 (gan_cli/losses.py), so double backward stays finite.
 """
 

@@ -21,8 +21,14 @@ from omegaconf import OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 
 from gan_cli import distributed, rundir
-from gan_cli.checkpoint import (atomic_write, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
-                                write_json)
+from gan_cli.checkpoint import (
+    atomic_write,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    write_json,
+)
 from gan_cli.config import ConfigError, resolve_device, validate_train
 from gan_cli.data import Data, load_data
 from gan_cli.evaluate import print_metrics
@@ -285,7 +291,8 @@ def train(cfg, out_dir, hparams: dict | None = None) -> dict:
         log_start(writer, cfg, data, method, device)
         if main:
             atomic_write(out_dir / rundir.CONFIG, lambda tmp: OmegaConf.save(saved_config(cfg, data), tmp))
-        evaluate, results["eval"] = method.evaluator(data, cfg.eval, feature_cache(cfg)) if main else (None, {})
+        evaluate, results["eval"] = (method.evaluator(data, cfg.eval, feature_cache(cfg)) if main
+                                     else (None, {}))  # rank 0 evaluates alone (distributed.TIMEOUT)
         outcome = loop(cfg, out_dir, writer, data, info, method, averaged, start, evaluate)
         results.update(summarise(outcome, method, cfg.train, start))
         if distributed.world() > 1:
