@@ -254,6 +254,9 @@ def train_app(cfg: DictConfig):
     from gan_cli import distributed
     from gan_cli.run import train
 
+    distributed.join_submitit_tasks()  # SLURM: several tasks per job train one run together
+    if not distributed.is_main():
+        logging.getLogger().setLevel(logging.ERROR)  # only rank 0 logs
     threads = job_threads(cfg)
     if threads:
         import torch

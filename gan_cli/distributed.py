@@ -123,3 +123,16 @@ def in_sync(nets: dict) -> bool:
         dist.broadcast(ref, 0)
         same = same and torch.equal(flat, ref)
     return not any_rank(not same, flat.device)
+
+
+def join_submitit_tasks() -> None:
+    """hydra/launcher=submitit_slurm (or submitit_local) with several tasks per job: each task
+    becomes a rank, through submitit's own description of the job (MASTER_ADDR from the first
+    host, RANK from SLURM_PROCID, ...). A no-op outside such a job or under torchrun."""
+    if "SUBMITIT_EXECUTOR" not in os.environ or launched():
+        return
+    import submitit
+
+    if submitit.JobEnvironment().num_tasks > 1:
+        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+        init()

@@ -106,3 +106,16 @@ def test_torchrun_refuses_a_sweep(monkeypatch):
         torchrun_overrides(["-m", "seed=0,1"])
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert torchrun_overrides(["-m", "seed=0,1"]) == []
+
+
+@pytest.mark.slow
+def test_submitit_tasks_per_node_train_one_run_together(tmp_path):
+    """The SLURM path through submitit's local executor: 2 tasks of one job become 2 ranks."""
+    done = subprocess.run([sys.executable, "-m", "gan_cli", "train", "-m", *TINY, *RING, "train.threads=1",
+                           "hydra/launcher=submitit_local", "hydra.launcher.tasks_per_node=2",
+                           f"paths.output_dir={tmp_path}"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    (found,) = tmp_path.rglob("results.json")
+    results = json.loads(found.read_text())
+    assert results["status"] == "completed" and results["ranks"] == 2 and results["ranks_in_sync"] is True
