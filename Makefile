@@ -36,8 +36,10 @@ sample: $(STAMP) ## sample 64 images from the newest run (or RUN=<run dir>)
 tb: $(STAMP) ## open TensorBoard on outputs/
 	$(BIN)/tensorboard --logdir outputs
 
-bench: $(STAMP) ## throughput against a plain PyTorch loop, and the cost of evaluation
-	$(BIN)/python benchmarks/bench_train.py
+bench: $(STAMP) ## images/s against plain PyTorch loops (per speed option, DataLoader feeding, DDP); eval cost
+	$(BIN)/python benchmarks/bench_train.py --options fp32,bf16,channels_last,compile
+	$(BIN)/python benchmarks/bench_feeding.py
+	$(BIN)/python benchmarks/bench_ddp.py
 	$(BIN)/python benchmarks/bench_eval.py
 
 bench-sweep: $(STAMP) ## a 4-job ring8 sweep: basic launcher against joblib

@@ -58,7 +58,8 @@ def set_rng_state(state: dict) -> None:
 
 
 def checkpoint_dict(*, step: int, nets: dict, opts: dict, config: dict, data: dict,
-                    averaged: dict | None = None) -> dict:
+                    averaged: dict | None = None, scaler: dict | None = None,
+                    rng_ranks: list | None = None) -> dict:
     """Everything `gan sample`, `gan eval` and resuming need: the state of every network and
     optimizer by name, and of the moving averages (train.ema) of some nets. The tensors are the
     live ones (copy.deepcopy it to keep a snapshot)."""
@@ -68,6 +69,8 @@ def checkpoint_dict(*, step: int, nets: dict, opts: dict, config: dict, data: di
         "opts": {name: opt.state_dict() for name, opt in opts.items()},
         "averaged": {name: net.state_dict() for name, net in (averaged or {}).items()},
         "rng": rng_state(), "config": config, "data": data,
+        "scaler": scaler or {},  # train.precision=fp16: the loss scale, for exact resume
+        "rng_ranks": rng_ranks or [],  # under torchrun: every rank's RNG state, in rank order
     }
 
 

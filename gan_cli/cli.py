@@ -200,6 +200,24 @@ def resume_overrides(args: list[str]) -> list[str]:
     return [f"hydra.run.dir='{run}'", *subdir]
 
 
+def torchrun_overrides(args: list[str]) -> list[str]:
+    """Under torchrun, one run directory for all ranks: rank 0's clock names it (Hydra would give
+    each rank its own), and only rank 0 keeps Hydra's record and the log (others log errors)."""
+    from gan_cli import distributed
+
+    if not distributed.launched():
+        return []
+    if any(a in ("-m", "--multirun") or a.startswith("sweep=") for a in args):
+        raise ConfigError("torchrun runs one training job: run sweeps through a Hydra launcher instead")
+    distributed.init()
+    pinned = any(a.startswith("hydra.run.dir=") for a in args)
+    stamp = distributed.broadcast(time.strftime("%Y-%m-%d/%H-%M-%S"))
+    overrides = [] if pinned else [f"hydra.run.dir=${{paths.output_dir}}/{stamp}"]
+    if not distributed.is_main():
+        overrides += ["hydra.output_subdir=null", "hydra.job_logging.root.level=ERROR"]
+    return overrides
+
+
 def swept_settings(cfg: DictConfig) -> dict | None:
     """In a sweep, this job's command-line settings (key -> value) for TensorBoard's HParams."""
     hydra_cfg = HydraConfig.get()
@@ -234,14 +252,21 @@ def job_threads(cfg: DictConfig) -> int | None:
 
 
 def train_locked(cfg: DictConfig) -> dict:
+    from gan_cli import distributed
     from gan_cli.run import train
 
+    distributed.join_submitit_tasks()  # SLURM: several tasks per job train one run together
+    if not distributed.is_main():
+        logging.getLogger().setLevel(logging.ERROR)  # only rank 0 logs
     threads = job_threads(cfg)
     if threads:
         import torch
         torch.set_num_threads(threads)
         log.info(f"torch threads: {threads}")
-    return train(cfg, run_dir(cfg), hparams=swept_settings(cfg))
+    try:
+        return train(cfg, run_dir(cfg), hparams=swept_settings(cfg))
+    finally:
+        distributed.finish()
 
 
 @clear_errors(memory_key="train.batch_size")
@@ -296,6 +321,7 @@ def run_app(command: str, args: list[str]) -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing and exiting 1
     if command == "train":
         args = args + resume_overrides(args)
+        args = args + torchrun_overrides(args)
     sys.argv = [f"gan {command}", *args]
     app = hydra.main(config_path=conf_dir(), config_name=CONFIGS[command], version_base="1.3")
     try:

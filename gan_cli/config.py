@@ -59,6 +59,9 @@ def _one_of(value, key: str, choices) -> None:
     _check(value in choices, key, value, f"one of {', '.join(choices)}")
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
 def check_seed(value, key: str = "seed") -> None:
     _check(_is_int(value) and 0 <= value <= MAX_SEED, key, value, "an integer in [0, 2^63)")
 
@@ -77,6 +80,7 @@ def validate_train_settings(t) -> None:
     threads = t.threads
     _check(threads == "auto" or _is_int(threads) and threads >= 1, "train.threads", threads,
            "auto or an integer >= 1")
+    _one_of(t.precision, "train.precision", PRECISIONS)
 
 
 def validate_data(data, metrics_on: bool) -> None:

@@ -72,9 +72,11 @@ def lsgan_g(*, fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 def _input_grad(D, x: torch.Tensor) -> torch.Tensor:
-    """d D(x) / dx per example, flattened to (B, features), kept in the graph."""
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    """d D(x) / dx per example, flattened to (B, features), kept in the graph. In fp32 even under
+    train.precision=bf16|fp16: 16-bit double backward overflows or underflows."""
+    x = x.detach().float().requires_grad_(True)
+    with torch.autocast(x.device.type, enabled=False):
+        (grad,) = torch.autograd.grad(D(x).float().sum(), x, create_graph=True)
     return grad.flatten(1)
 
 

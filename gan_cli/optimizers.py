@@ -11,8 +11,10 @@ from gan_cli.options import Betas, Fraction, NonNegative, Rate, check_options, p
 
 
 def adam(params, lr: Rate = 2e-4, betas: Betas = (0.9, 0.999), weight_decay: NonNegative = 0.0):
-    """Adam (Kingma & Ba 2015)."""
-    return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    """Adam (Kingma & Ba 2015); on CUDA the fused kernel (one launch per step for all tensors)."""
+    params = list(params)
+    fused = True if params and params[0].is_cuda else None  # None: torch's default (foreach on CUDA)
+    return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused)
 
 
 def sgd(params, lr: Rate = 0.01, momentum: Fraction = 0.0, weight_decay: NonNegative = 0.0):

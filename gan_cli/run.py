@@ -20,11 +20,12 @@ import torch
 from omegaconf import OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 
-from gan_cli import rundir
+from gan_cli import distributed, rundir
 from gan_cli.checkpoint import (
     atomic_write,
     checkpoint_dict,
     load_checkpoint,
+    rng_state,
     set_rng_state,
     write_checkpoint,
     write_json,
@@ -55,7 +56,8 @@ def ema_update(avg, net, decay: float) -> None:
 # and where and how it runs. Any other setting changes the experiment and is refused.
 RESUME_MAY_CHANGE = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every",
                      "train.n_samples", "train.resume", "train.progress", "train.diverged_exit_code",
-                     "train.threads", "device", "eval", "paths", "data.root", "data.download")
+                     "train.threads", "train.precision", "train.channels_last", "train.compile", "device",
+                     "eval", "paths", "data.root", "data.download")
 
 
 def leaves(node, prefix: str = ""):
@@ -103,14 +105,45 @@ def check_resumable(ckpt: dict, cfg, info: dict, path) -> dict:
 
 
 def setup(cfg, device):
-    """The data, the method (its nets and optimizers) and the moving averages (train.ema > 0)."""
+    """The data, the method (its nets and optimizers) and the moving averages (train.ema > 0).
+    Under torchrun every rank builds the same nets (same seed, then rank 0's broadcast), then
+    draws its own batches and noise from seed * world + rank."""
     data = load_data(cfg.data, device)
     Method = method_class(cfg.method)
     info = Method.info(data)
     method = Method(cfg, info, device)
+    distributed.broadcast_nets(method.nets)
+    if distributed.world() > 1:
+        torch.manual_seed(int(cfg.seed) * distributed.world() + distributed.rank())
+    prepare(method, cfg.train)
     averaged = {name: copy.deepcopy(method.nets[name]).requires_grad_(False)
                 for name in method.averaged} if cfg.train.ema > 0 else {}
     return data, info, method, averaged
+
+
+def prepare(method, t) -> None:
+    """train.channels_last and train.compile on every net, by name; a net the method marks as
+    unable to compile (method.no_compile: name -> why) stays eager with one warning."""
+    for name, net in method.nets.items():
+        if t.get("channels_last"):
+            net.to(memory_format=torch.channels_last)  # 4-D weights only: a no-op for an MLP
+        if t.get("compile"):
+            if name in method.no_compile:
+                log.warning(f"train.compile: {name} stays eager: {method.no_compile[name]}")
+            else:
+                net.compile()  # in place: state_dict keys and attributes stay as they are
+
+
+def restore_rng(cfg, ckpt: dict) -> None:
+    """Each rank's own RNG state; with another number of processes, fresh streams (said so)."""
+    ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+    if len(ranks) == distributed.world():
+        set_rng_state(ranks[distributed.rank()])
+        return
+    torch.manual_seed(int(cfg.seed) * distributed.world() + distributed.rank() + int(ckpt["step"]))
+    log.warning(f"train.resume: the checkpoint was written by {len(ranks)} process(es), this run has "
+                f"{distributed.world()}: weights and optimizers continue exactly, the random streams "
+                f"start afresh and the effective batch is now {distributed.world()} x train.batch_size")
 
 
 def resume_from(cfg, info: dict, method, averaged: dict, device) -> tuple[int, dict]:
@@ -124,7 +157,8 @@ def resume_from(cfg, info: dict, method, averaged: dict, device) -> tuple[int, d
         raise ConfigError(f"train.steps={cfg.train.steps}: the checkpoint {path} is already at step "
                           f"{ckpt['step']}; ask for more steps to continue it")
     rundir.load_state(method, ckpt, f"train.resume={path}", averaged)
-    set_rng_state(ckpt["rng"])
+    method.amp.load_state_dict(ckpt.get("scaler"))
+    restore_rng(cfg, ckpt)
     log.info(f"Resuming from {path} at step {ckpt['step']}"
              + "".join(f"; {k}: {v[0]} -> {v[1]}" for k, v in changed.items() if k != "train.resume"))
     return int(ckpt["step"]), changed
@@ -168,6 +202,13 @@ def log_metrics(writer, step: int, evaluate, view: dict) -> dict:
     return {"step": step, **values}
 
 
+class NullWriter:
+    """TensorBoard for ranks other than 0: only rank 0 writes events."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
 def finite(nets: dict) -> bool:
     return all(torch.isfinite(p).all() for net in nets.values() for p in net.parameters())
 
@@ -192,8 +233,10 @@ class Checkpoints:
         self.last_finite = None
 
     def state(self, step: int) -> dict:
+        rngs = distributed.gather(rng_state())  # a collective: every rank calls state() alike
         return checkpoint_dict(step=step, nets=self.method.nets, opts=self.method.opts,
-                               averaged=self.averaged, **self.record)
+                               averaged=self.averaged, scaler=self.method.amp.state_dict(),
+                               rng_ranks=rngs, **self.record)
 
     def remember(self, step: int) -> None:
         if finite(self.method.nets):
@@ -202,6 +245,9 @@ class Checkpoints:
     def write(self, ckpt: dict) -> None:
         """Never cut in half by a signal; a full disk leaves the previous file whole."""
         kept = f"; it still holds step {self.step}" if self.step is not None else ""
+        if not distributed.is_main():  # only rank 0 writes; the others only keep count
+            self.step = ckpt["step"]
+            return
         with self.stop.protected():
             with writing(f"the checkpoint of step {ckpt['step']} to {self.path}", kept):
                 write_checkpoint(self.path, ckpt)
@@ -237,10 +283,12 @@ def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: 
     """Steps start+1 .. train.steps with logging, evaluation, samples and checkpoints, stopping
     early on a signal (ckpts.stop) or divergence; `out` records how far it got."""
     t, every, stop = cfg.train, cfg.eval.every, ckpts.stop
-    probe = method.probe(data, t.n_samples, int(cfg.seed))
+    probe, device = method.probe(data, t.n_samples, int(cfg.seed)), data.x.device
     view = {**method.nets, **averaged}  # samples and metrics come from the averages when on
     tick, tick_step = time.perf_counter(), start
-    with TrainingProgress(t.progress, start, t.steps) as bar:
+    main = distributed.is_main()
+    progress = t.progress if main else "log"  # other ranks log errors only (cli.py): silent
+    with TrainingProgress(progress, start, t.steps) as bar:
         for step in range(start + 1, t.steps + 1):
             stats = method.step(data, step)
             for name, avg in averaged.items():
@@ -252,12 +300,12 @@ def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: 
                 out["history"].append(log_diagnostics(writer, step, stats, method, view, probe))
                 bar.update(step, method.status(out["history"][-1]), (step - tick_step) / (now - tick))
                 tick, tick_step = now, step
-                if not all(math.isfinite(float(v)) for v in stats.values()):
+                if distributed.any_rank(not all(math.isfinite(float(v)) for v in stats.values()), device):
                     out.update(status="diverged", diverged_at=step)
                     break
             if evaluate and every and step % every == 0 and step != t.steps:  # the last: after saving
                 evaluate = evaluate if evaluate_safely(out, writer, step, evaluate, view) else None
-            if step % t.sample_every == 0 or step == t.steps:
+            if main and (step % t.sample_every == 0 or step == t.steps):
                 img = method.show(view, probe, data)
                 writer.add_image("samples", img, step)
                 with writing(f"a sample grid to {out_dir / rundir.SAMPLES}"):
@@ -267,7 +315,7 @@ def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: 
             if step % t.ckpt_every == 0 and step != t.steps and not ckpts.save(step):
                 out.update(status="diverged", diverged_at=step)
                 break
-            if stop.requested:
+            if distributed.any_rank(stop.requested, device):  # every rank leaves at the same step
                 out.update(status="interrupted", signal=signal.Signals(stop.signum).name)
                 break
 
@@ -297,7 +345,8 @@ def summarise(outcome: dict, method, t, start: int) -> dict:
     metrics = {k: v for k, v in evals[-1].items() if k != "step"} if evals else {}
     findings = method.verdict(history, evals, outcome.get("diverged_at"))
     return {**outcome, "metrics": metrics, "metrics_step": evals[-1]["step"] if evals else None,
-            "health": findings, "images_per_s": done * t.batch_size * t.d_steps / outcome["loop_s"]}
+            "health": findings,  # real images through D per second, all ranks together
+            "images_per_s": done * t.batch_size * t.d_steps * distributed.world() / outcome["loop_s"]}
 
 
 def log_hparams(writer: SummaryWriter, hparams: dict, results: dict) -> None:
@@ -356,29 +405,38 @@ def first_results(cfg, data: Data, device, ckpts: Checkpoints, start: int, chang
 
 def run(cfg, out_dir: Path, hparams: dict | None, stop: Stop) -> dict:
     """train()'s work, under its lock and signal handler."""
-    wall0, device = time.perf_counter(), resolve_device(cfg.device)
+    wall0, device = time.perf_counter(), distributed.local_device(resolve_device(cfg.device))
+    main = distributed.is_main()
     torch.backends.cudnn.benchmark = device.type == "cuda"
     torch.manual_seed(int(cfg.seed))
     data, info, method, averaged = setup(cfg, device)
     start, changed = resume_from(cfg, info, method, averaged, device) if cfg.train.resume else (0, {})
     # On resume, TensorBoard drops events logged after the checkpoint: no duplicate steps.
-    writer = SummaryWriter(str(out_dir), purge_step=start + 1 if start else None)
+    writer = (SummaryWriter(str(out_dir), purge_step=start + 1 if start else None) if main
+              else NullWriter())  # only rank 0 writes events
     ckpts = Checkpoints(rundir.checkpoint_file(out_dir), method, averaged,
                         {"config": saved_config(cfg, data), "data": info}, stop)
     results = first_results(cfg, data, device, ckpts, start, changed)
     out = {"status": "completed", "steps_done": start, "history": [], "evals": [], "final": {}}
     try:
         log_start(writer, cfg, data, method, device)
-        with writing(out_dir / rundir.CONFIG):
-            atomic_write(out_dir / rundir.CONFIG, lambda tmp: OmegaConf.save(ckpts.record["config"], tmp))
-        evaluate, results["eval"] = method.evaluator(data, cfg.eval, feature_cache(cfg))
+        if main:
+            with writing(out_dir / rundir.CONFIG):
+                atomic_write(out_dir / rundir.CONFIG, lambda tmp: OmegaConf.save(ckpts.record["config"], tmp))
+        # Rank 0 evaluates alone; the others wait at their next all_reduce (distributed.TIMEOUT).
+        evaluate, results["eval"] = (method.evaluator(data, cfg.eval, feature_cache(cfg)) if main
+                                     else (None, {}))
         t0, stop.armed = time.perf_counter(), True
         loop(cfg, out_dir, writer, data, method, averaged, start, evaluate, ckpts, out)
         finish(out, ckpts, writer, evaluate, {**method.nets, **averaged}, cfg.train)
         results.update(summarise({**out, "loop_s": time.perf_counter() - t0}, method, cfg.train, start))
-        if results["metrics"]:
+        if distributed.world() > 1:
+            results.update(ranks=distributed.world(), ranks_in_sync=distributed.in_sync(method.nets),
+                           effective_batch=int(cfg.train.batch_size) * distributed.world())
+        if main and results["metrics"]:
             print_metrics(results["metrics"], results["eval"])
-        print_verdict(results["health"])
+        if main:
+            print_verdict(results["health"])
     except KeyboardInterrupt as e:  # a second signal, or one in start-up: the checkpoint on disk stands
         results.update(status="interrupted", signal=signal.Signals(getattr(e, "signum", signal.SIGINT)).name)
         ended_early(results, out, ckpts, start)
@@ -388,11 +446,11 @@ def run(cfg, out_dir: Path, hparams: dict | None, stop: Stop) -> dict:
         ended_early(results, out, ckpts, start)
         raise
     finally:
-        if hparams:
+        if hparams and main:
             log_hparams(writer, hparams, results)
         writer.close()
         results.update(wall_time_s=time.perf_counter() - wall0, checkpoint_step=ckpts.step)
-        saved = save_results(out_dir, results, stop)
+        saved = save_results(out_dir, results, stop) if main else True
         log.info(f"Run {results['status']} at step {results['steps_done']}: {out_dir}")
     if not saved:
         raise ConfigError(f"could not write {out_dir / rundir.RESULTS}; the checkpoint of step "

@@ -27,6 +27,15 @@ LOCK = ".lock"
 _held: set[Path] = set()  # the run directories this process has locked
 
 
+def launcher_rank() -> int:
+    """This process's rank as torchrun, SLURM or submitit's local executor numbers it (0 when
+    alone), read from the environment before torch is imported."""
+    for key in ("RANK", "SLURM_PROCID", "SUBMITIT_LOCAL_GLOBALID"):
+        if os.environ.get(key, "").isdigit():
+            return int(os.environ[key])
+    return 0
+
+
 @contextmanager
 def locked(run_dir):
     """Hold an exclusive lock on the run directory while a run writes it; another process's
@@ -34,7 +43,7 @@ def locked(run_dir):
     (the CLI locks before importing torch, train() again). The kernel releases the lock when the
     process ends, however it ends (kill -9 too), so a stale lock file never blocks a resume."""
     key = Path(run_dir).resolve()
-    if key in _held:
+    if key in _held or launcher_rank() != 0:  # under torchrun or SLURM, rank 0 holds it for all
         yield
         return
     key.mkdir(parents=True, exist_ok=True)

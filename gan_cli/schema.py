@@ -29,6 +29,9 @@ class TrainSettings:
     diverged_exit_code: int = MISSING
     ema: float = MISSING
     threads: Any = MISSING  # `auto` or an integer >= 1: OmegaConf 2.3 has no such type, config.py checks it
+    precision: str = MISSING
+    channels_last: bool = MISSING
+    compile: bool = MISSING
 
 
 @dataclass

@@ -17,6 +17,7 @@ from gan_cli.images import image_grid, plot_limit, scatter_image
 from gan_cli.losses import gradient_penalty, make_game, r1_penalty
 from gan_cli.models import build_models, class_labels, noise
 from gan_cli.optimizers import build_optimizer
+from gan_cli.precision import Precision
 from gan_cli.progress import format_stats
 from gan_cli.sample import GAN_MODES
 
@@ -24,6 +25,7 @@ from gan_cli.sample import GAN_MODES
 class GAN:
     """One G, one D, one noise input: the game every loss config in conf/loss/ describes."""
 
+    no_compile: dict = {}  # net name -> why train.compile must leave it eager
     averaged = ("G",)  # train.ema averages G; samples and metrics then come from the average
     sample_modes = GAN_MODES  # gan sample mode=grid | interpolate | arithmetic | nearest
 
@@ -34,6 +36,10 @@ class GAN:
         self.opts = {"g": build_optimizer(cfg.optim.g, G.parameters(), "optim.g"),
                      "d": build_optimizer(cfg.optim.d, D.parameters(), "optim.d")}
         self.batch_size, self.d_steps = int(cfg.train.batch_size), int(cfg.train.d_steps)
+        self.amp = Precision(cfg.train.get("precision", "fp32"), device)
+        if self.game.gp_weight or self.game.r1_gamma:  # train.compile leaves these nets eager
+            self.no_compile = {"D": "its gradient penalty needs double backward, which torch.compile "
+                                    "does not support"}
         d = "critic" if self.game.critic else "D"  # critic games: raw scores, not probabilities
         self.tags = {"loss_d": "loss/d", "loss_g": "loss/g", "D_real": f"{d}/real", "D_fake": f"{d}/fake",
                      "D_acc_real": "diag/D_acc_real", "D_acc_fake": "diag/D_acc_fake", "D_gap": "diag/D_gap"}
@@ -50,17 +56,16 @@ class GAN:
         """One update of D on J_D with G fixed: a fresh real minibatch and fresh noise."""
         G, D, game, m = self.nets["G"], self.nets["D"], self.game, self.batch_size
         real, y = data.sample_labelled(m) if G.conditional else (data.sample(m), None)
-        with torch.no_grad():                                  # G fixed
+        with torch.no_grad(), self.amp.autocast():              # G fixed
             fake = G(noise(m, G.z_dim, real.device), y)        # conditional: the real batch's labels
-        real_logits, fake_logits = D(real, y), D(fake, y)
-        loss_d = game.d_loss(real_logits=real_logits, fake_logits=fake_logits)
-        if game.gp_weight:
+        with self.amp.autocast():
+            real_logits, fake_logits = D(real, y), D(fake, y)
+            loss_d = game.d_loss(real_logits=real_logits.float(), fake_logits=fake_logits.float())
+        if game.gp_weight:  # penalties run in fp32 (losses.py): double backward stays finite
             loss_d = loss_d + game.gp_weight * gradient_penalty(lambda x: D(x, y), real, fake)
         if game.r1_gamma:
             loss_d = loss_d + game.r1_gamma * r1_penalty(lambda x: D(x, y), real)
-        self.opts["d"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opts["d"].step()
+        self.amp.minimize(loss_d, self.opts["d"])
         if game.clip:  # WGAN: keep the critic (roughly) K-Lipschitz
             with torch.no_grad():
                 for p in D.parameters():
@@ -72,10 +77,10 @@ class GAN:
         G, D, m = self.nets["G"], self.nets["D"], self.batch_size
         D.requires_grad_(False)
         y = torch.randint(G.num_classes, (m,), device=device) if G.conditional else None
-        loss_g = self.game.g_loss(fake_logits=D(G(noise(m, G.z_dim, device), y), y))
-        self.opts["g"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opts["g"].step()
+        with self.amp.autocast():
+            fake_logits = D(G(noise(m, G.z_dim, device), y), y).float()
+        loss_g = self.game.g_loss(fake_logits=fake_logits)
+        self.amp.minimize(loss_g, self.opts["g"])
         D.requires_grad_(True)
         return loss_g.detach()
 
@@ -84,6 +89,7 @@ class GAN:
         for _ in range(self.d_steps):
             loss_d, real_logits, fake_logits = self.d_step(data)
         loss_g = self.g_step(real_logits.device)
+        self.amp.update()  # fp16: the loss scale adjusts once per iteration
         mean = (lambda s: s.mean()) if self.game.critic else (lambda s: torch.sigmoid(s).mean())
         d_real, d_fake = mean(real_logits), mean(fake_logits)
         return {"loss_d": loss_d, "loss_g": loss_g,

@@ -1,0 +1,121 @@
+"""Data-parallel training through torchrun with the gloo backend: 2 real processes on the CPU."""
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from conftest import TINY, compose_train
+
+from gan_cli import distributed
+from gan_cli.checkpoint import load_checkpoint
+from gan_cli.run import setup, train
+
+RING = ["data=ring8", "data.n_points=500", "model=mlp"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(tmp_path, *args, nproc=2):
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
+           f"--master_port={free_port()}", "-m", "gan_cli", "train", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+
+
+def test_torchrun_two_processes_one_run_directory_then_resume_on_one(tmp_path, caplog):
+    """One run directory, rank 0 the only writer, weights equal on both ranks; a resume by one
+    process continues and says what changed."""
+    out = tmp_path / "outputs"
+    done = torchrun(tmp_path, *TINY, *RING, "train.steps=6", "train.threads=1", f"paths.output_dir={out}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = [p.parent for p in out.rglob("results.json")]
+    assert len(runs) == 1, runs  # one directory for the run, not one per rank
+    run = runs[0]
+    results = json.loads((run / "results.json").read_text())
+    assert results["status"] == "completed" and results["steps_done"] == 6
+    assert results["ranks"] == 2 and results["ranks_in_sync"] is True and results["effective_batch"] == 16
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1  # only rank 0 writes events
+    assert len(list(out.rglob("hydra.yaml"))) == 1           # ... and Hydra's record
+    ckpt = load_checkpoint(run)
+    assert len(ckpt["rng_ranks"]) == 2
+    assert not torch.equal(ckpt["rng_ranks"][0]["cpu"], ckpt["rng_ranks"][1]["cpu"])  # own streams
+    with caplog.at_level(logging.WARNING):
+        results = train(compose_train(TINY + RING + ["train.steps=8", f"train.resume={run}"]), run)
+    assert results["status"] == "completed" and results["steps_done"] == 8
+    assert any("written by 2 process(es), this run has 1" in r.getMessage() for r in caplog.records)
+
+
+def _rank(rank: int, init: str, out: dict) -> None:
+    os.environ.update(WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank))
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    torch.set_num_threads(1)
+    cfg = compose_train(TINY + RING)
+    torch.manual_seed(0)
+    data, _, method, _ = setup(cfg, torch.device("cpu"))
+    batch = data.sample(4)
+    for it in range(1, 4):
+        method.step(data, it)
+    synced = distributed.in_sync(method.nets)
+    with torch.no_grad():  # now break it: rank 1's G moves
+        next(method.nets["G"].parameters()).add_(rank)
+    out[rank] = {"batch": batch, "synced": synced, "after": distributed.in_sync(method.nets)}
+    dist.destroy_process_group()
+
+
+def test_ranks_draw_their_own_batches_and_stay_in_sync(tmp_path):
+    """setup() + step() on 2 gloo ranks: different real batches, identical weights after
+    averaged updates, and in_sync() notices when they are not."""
+    out = mp.Manager().dict()
+    mp.spawn(_rank, args=(f"file://{tmp_path / 'rendezvous'}", out), nprocs=2)
+    assert not torch.equal(out[0]["batch"], out[1]["batch"])
+    assert out[0]["synced"] and out[1]["synced"]
+    assert not out[0]["after"] and not out[1]["after"]
+
+
+@pytest.mark.slow
+def test_torchrun_resume_with_the_same_world_size_is_exact(tmp_path):
+    base = [*TINY, *RING, "train.threads=1"]
+    for name, steps in (("full", 6), ("part", 3)):
+        done = torchrun(tmp_path, *base, f"train.steps={steps}", f"hydra.run.dir={tmp_path / name}")
+        assert done.returncode == 0, done.stderr[-3000:]
+    done = torchrun(tmp_path, *base, "train.steps=6", f"train.resume={tmp_path / 'part'}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    full, part = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "part")
+    for name in full["nets"]:
+        for key, value in full["nets"][name].items():
+            assert torch.equal(value, part["nets"][name][key]), (name, key)
+
+
+def test_torchrun_refuses_a_sweep(monkeypatch):
+    from gan_cli.cli import torchrun_overrides
+    from gan_cli.config import ConfigError
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="torchrun runs one training job"):
+        torchrun_overrides(["-m", "seed=0,1"])
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert torchrun_overrides(["-m", "seed=0,1"]) == []
+
+
+@pytest.mark.slow
+def test_submitit_tasks_per_node_train_one_run_together(tmp_path):
+    """The SLURM path through submitit's local executor: 2 tasks of one job become 2 ranks."""
+    done = subprocess.run([sys.executable, "-m", "gan_cli", "train", "-m", *TINY, *RING, "train.threads=1",
+                           "hydra/launcher=submitit_local", "hydra.launcher.tasks_per_node=2",
+                           f"paths.output_dir={tmp_path}"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    (found,) = tmp_path.rglob("results.json")
+    results = json.loads(found.read_text())
+    assert results["status"] == "completed" and results["ranks"] == 2 and results["ranks_in_sync"] is True
