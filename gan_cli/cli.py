@@ -38,6 +38,12 @@ from gan_cli.config import ConfigError, validate_evaluate, validate_sample, vali
 
 log = logging.getLogger("gan_cli")
 USAGE = "usage: gan {train,sample,eval,report} [ARGS...]   (gan <command> --help for its options)"
+COMMAND_HELP = {
+    "train": "train a GAN (or a sweep with -m) on configs composed from conf/",
+    "sample": "turn a checkpoint into images",
+    "eval": "metrics and a health verdict for one checkpoint",
+    "report": "tables, plots and a summary of a finished sweep",
+}
 
 
 def conf_dir() -> str:
@@ -240,7 +246,9 @@ def train_app(cfg: DictConfig):
         import torch
         torch.set_num_threads(threads)
         log.info(f"torch threads: {threads}")
-    results = train(cfg, run_dir(cfg), hparams=swept_settings(cfg))
+    out_dir = run_dir(cfg)
+    log.info(f"Run directory: {out_dir}   (watch it with: tensorboard --logdir {out_dir})")
+    results = train(cfg, out_dir, hparams=swept_settings(cfg))
     if results["status"] == "interrupted":
         sys.exit(130)
     single = HydraConfig.get().mode != RunMode.MULTIRUN  # a sweep records it and goes on
@@ -294,13 +302,35 @@ def run_app(command: str, args: list[str]) -> None:
         sys.exit(2)
 
 
+def version() -> str:
+    """The installed distribution's version (the source tree's when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("gan-cli")
+    except PackageNotFoundError:
+        from gan_cli import __version__
+        return __version__
+
+
+def print_usage(file=sys.stdout) -> None:
+    """The usage line and one line per command."""
+    lines = [USAGE, "", "commands:"] + [f"  {name:<8}{text}" for name, text in COMMAND_HELP.items()]
+    print("\n".join(lines), file=file)
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args and args[0] in ("-V", "--version"):
+        print(f"gan-cli {version()}")
+        return
     if not args or args[0] in ("-h", "--help"):
-        print(USAGE)
+        print_usage(sys.stdout if args else sys.stderr)
         sys.exit(0 if args else 2)
     if args[0] not in COMMANDS:
-        print(f"gan: unknown command '{args[0]}'\n{USAGE}", file=sys.stderr)
+        print(f"gan: unknown command '{args[0]}'", file=sys.stderr)
+        print_usage(sys.stderr)
         sys.exit(2)
     try:
         if args[0] == "report":  # not a Hydra app: it reads a finished sweep

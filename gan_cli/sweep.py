@@ -41,7 +41,11 @@ def summary_lines(sweep_dir: Path) -> list[str]:
 
 
 class SweepSummary(Callback):
-    """Hydra callback: after a multirun, print the sweep's summary (any launcher)."""
+    """Hydra callback: where a multirun goes when it starts, and its summary at the end (any launcher)."""
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        sweep_dir = config.hydra.sweep.dir
+        print(f"Sweep directory: {sweep_dir}   (watch it with: tensorboard --logdir {sweep_dir})")
 
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
