@@ -8,7 +8,9 @@ of range), becomes one line on stderr and exit code 2, with no traceback; a bug 
 traceback. Ctrl-C before training starts exits quietly with 130.
 """
 
+import contextlib
 import functools
+import io
 import logging
 import os
 import re
@@ -284,14 +286,14 @@ CONFIGS = {"train": "train", "sample": "sample", "eval": "evaluate"}
 COMMANDS = ("train", "sample", "eval", "report")
 
 
-def run_app(command: str, args: list[str]) -> None:
+def run_app(command: str, args: list[str], prog: str | None = None) -> None:
     """Run one Hydra app; Hydra's own errors (composing the config) become one line and exit 2.
     HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full tracebacks, for debugging."""
     debugging = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing and exiting 1
     if command == "train":
         args = args + resume_overrides(args)
-    sys.argv = [f"gan {command}", *args]
+    sys.argv = [prog or f"gan {command}", *args]
     app = hydra.main(config_path=conf_dir(), config_name=CONFIGS[command], version_base="1.3")
     try:
         app(APPS[command])()
@@ -300,6 +302,34 @@ def run_app(command: str, args: list[str]) -> None:
             raise
         print(f"error: {compose_error(e, args)}", file=sys.stderr)
         sys.exit(2)
+
+
+COMPLETION_FLAGS = ("-sc", "--shell-completion", "--shell_completion")
+
+
+def shell_completion(args: list[str]) -> None:
+    """Hydra's tab completion through the router. `gan -sc install=bash` prints the script that
+    registers it for `gan`; on Tab the shell runs `gan -sc query=bash` with COMP_LINE set to the
+    line typed so far (`gan train data=ri`). The command word picks the Hydra app, which then
+    completes the rest of the line as if it were its own (`data=ring8`)."""
+    flag = next(a for a in args if a in COMPLETION_FLAGS)
+    request = next((a for a in args if a.partition("=")[0] in ("install", "uninstall", "query")), "")
+    if not request.startswith("query="):
+        return run_app("train", [flag, request], prog="gan")  # the script names `gan`, not a command
+    shell, line = request.partition("=")[2], os.environ.get("COMP_LINE", "")
+    words = line.split()
+    if len(words) < 2 or (len(words) == 2 and not line.endswith(" ")):  # still typing the command
+        typed = words[1] if len(words) == 2 else ""
+        print(("\n" if shell == "fish" else " ").join(c for c in COMMANDS if c.startswith(typed)))
+        return None
+    if words[1] not in APPS:  # `gan report <dir>`: nothing to offer, the shell completes paths
+        return None
+    os.environ["COMP_LINE"] = re.sub(r"^(\s*\S+)\s+\S+", r"\1", line, count=1)  # drop the command
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # stderr would print into the prompt
+            run_app(words[1], [flag, request], prog="gan")
+    except (Exception, SystemExit):
+        pass  # a line Hydra cannot read yet offers nothing
 
 
 def version() -> str:
@@ -328,6 +358,8 @@ def main() -> None:
     if not args or args[0] in ("-h", "--help"):
         print_usage(sys.stdout if args else sys.stderr)
         sys.exit(0 if args else 2)
+    if any(a in COMPLETION_FLAGS for a in args[:2]):
+        return shell_completion(args)
     if args[0] not in COMMANDS:
         print(f"gan: unknown command '{args[0]}'", file=sys.stderr)
         print_usage(sys.stderr)
