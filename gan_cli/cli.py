@@ -35,7 +35,7 @@ from omegaconf.errors import (
 )
 
 import gan_cli.schema  # noqa: F401  (registers the config schemas before Hydra composes)
-from gan_cli import rundir
+from gan_cli import confhelp, rundir
 from gan_cli.config import ConfigError, validate_evaluate, validate_sample, validate_train
 
 log = logging.getLogger("gan_cli")
@@ -52,6 +52,9 @@ def conf_dir() -> str:
     """Configs ship in the wheel as gan_cli/conf; in a source checkout they sit in ../conf."""
     here = Path(__file__).resolve().parent
     return str(here / "conf" if (here / "conf").is_dir() else here.parent / "conf")
+
+
+confhelp.register(conf_dir())  # `gan <command> --help` shows every key's comment
 
 
 def record_failure(error: str) -> None:

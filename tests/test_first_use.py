@@ -94,3 +94,36 @@ def test_bash_completion_script_completes_data_ring8(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["data=ring8"]
     assert "unknown command" not in result.stdout + result.stderr
+
+
+def config_section(help_text: str) -> list[str]:
+    """The lines of the `== Config ... ==` section of a --help text."""
+    lines = help_text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("== Config ("))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].strip())
+    return lines[start + 1:end]
+
+
+@pytest.mark.parametrize("args", [
+    ["train"], ["train", "model=mlp", "data=ring8", "optim=sgd"],
+    ["train", "loss=wgan_gp", "data=image_folder"],
+    ["train", "sweep=balance", "data=stacked_mnist", "model=slides_mnist"], ["sample"], ["eval", "eval=off"],
+])
+def test_help_shows_every_keys_comment(args):
+    """Every key that holds a value carries the one-line comment of the conf/ file it came from."""
+    result = run_gan(*args[:1], "--help", *args[1:])
+    assert result.returncode == 0, result.stderr
+    section = config_section(result.stdout)
+    values = [line for line in section if not line.lstrip().startswith("-") and not line.endswith(":")]
+    assert len(values) > 5
+    without = [line for line in values if "  # " not in line]
+    assert not without, without
+
+
+def test_train_help_comments_follow_the_chosen_options():
+    default = config_section(run_gan("train", "--help").stdout)
+    assert any(line.startswith("  steps: 3000") and "# generator updates" in line for line in default)
+    assert any(line.startswith("  data_dir: ${oc.env:GAN_DATA_DIR,data}") for line in default)  # `$` intact
+    ring = config_section(run_gan("train", "--help", "data=ring8", "loss=wgan").stdout)
+    assert any(line.startswith("  radius: 2.0") and "# circle radius" in line for line in ring)
+    assert any(line.startswith("  d_steps: 5") and "n_critic" in line for line in ring)
