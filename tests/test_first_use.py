@@ -127,3 +127,23 @@ def test_train_help_comments_follow_the_chosen_options():
     ring = config_section(run_gan("train", "--help", "data=ring8", "loss=wgan").stdout)
     assert any(line.startswith("  radius: 2.0") and "# circle radius" in line for line in ring)
     assert any(line.startswith("  d_steps: 5") and "n_critic" in line for line in ring)
+
+
+def test_one_name_per_figure_in_terminal_tensorboard_and_results(ring_run):
+    """The terminal prints each figure under its TensorBoard tag; results.json holds it under the
+    same name with `_` for `/`; all three carry the same value."""
+    import json
+
+    from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+    out, result = ring_run
+    line = next(line for line in result.stdout.splitlines() if "step 4/4 |" in line)
+    shown = dict(re.findall(r"(\S+/\S+) (-?\d+\.\d+)", line.split("|")[1]))
+    assert list(shown) == ["loss/d", "loss/g", "D/real", "D/fake"]
+    acc = EventAccumulator(str(out), size_guidance={SCALARS: 0})
+    acc.Reload()
+    final = json.loads((out / "results.json").read_text())["final"]
+    for name, text in shown.items():
+        [event] = [e for e in acc.Scalars(name) if e.step == 4]
+        assert abs(event.value - float(text)) < 1e-3
+        assert abs(final[name.replace("/", "_")] - float(text)) < 1e-3
