@@ -208,21 +208,6 @@ def resume_overrides(args: list[str]) -> list[str]:
     return [f"hydra.run.dir='{run}'", *subdir]
 
 
-def swept_settings(cfg: DictConfig) -> dict | None:
-    """In a sweep, this job's command-line settings (key -> value) for TensorBoard's HParams."""
-    hydra_cfg = HydraConfig.get()
-    if hydra_cfg.mode != RunMode.MULTIRUN:
-        return None
-    settings = {}
-    for item in hydra_cfg.overrides.task:
-        key, _, text = item.lstrip("+~").partition("=")
-        if key.startswith("hydra.") or key == "sweep":
-            continue
-        value = OmegaConf.select(cfg, key, default=text)
-        settings[key] = value if isinstance(value, (int, float, str, bool)) else text
-    return settings
-
-
 def job_threads(cfg: DictConfig) -> int | None:
     """torch threads for this job: train.threads, or for auto, the machine's cores divided among
     the jobs a parallel launcher runs at once (None: torch's default, all cores)."""
@@ -253,7 +238,7 @@ def train_app(cfg: DictConfig):
         log.info(f"torch threads: {threads}")
     out_dir = run_dir(cfg)
     log.info(f"Run directory: {out_dir}   (watch it with: tensorboard --logdir {out_dir})")
-    results = train(cfg, out_dir, hparams=swept_settings(cfg))
+    results = train(cfg, out_dir)  # a sweep's HParams are written when it ends (sweep.py)
     if results["status"] == "interrupted":
         sys.exit(130)
     single = HydraConfig.get().mode != RunMode.MULTIRUN  # a sweep records it and goes on

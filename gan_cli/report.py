@@ -20,6 +20,11 @@ SHOWN = ("classifier_fid", "fid_inception", "classes_covered", "modes_captured",
          "plane_fid", "precision", "recall")  # columns of the printed table (the files have all)
 
 
+def headline_metric(metrics) -> tuple[str | None, object]:
+    """The metric the jobs are ranked by (the first of HEADLINE present) and min or max."""
+    return next(((m, b) for m, b in HEADLINE if m in metrics), (None, min))
+
+
 def job_row(job_dir: Path) -> dict:
     """One job: its overrides, status, final metrics and verdict."""
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
@@ -103,7 +108,7 @@ def written_summary(rows, keys, metrics) -> list[str]:
     collapsed = sum("mode collapse" in r["verdict"] for r in rows)
     lines = [f"{len(rows)} jobs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
              + f"; {collapsed} with mode collapse suspected."]
-    headline, better = next(((m, b) for m, b in HEADLINE if m in metrics), (None, min))
+    headline, better = headline_metric(metrics)
     scored = [r for r in rows if headline and math.isfinite(r["metrics"].get(headline, math.nan))]
     if scored:
         best = better(scored, key=lambda r: r["metrics"][headline])

@@ -50,5 +50,11 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if sweep_dir.is_dir():
+            from gan_cli.hparams import write_sweep_hparams
+
+            try:
+                write_sweep_hparams(job_dirs(sweep_dir))
+            except Exception:  # the jobs' own results stand; say so and still print the summary
+                log.warning("could not write the sweep's TensorBoard HParams", exc_info=True)
             for line in summary_lines(sweep_dir):
                 print(line)

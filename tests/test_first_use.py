@@ -147,3 +147,37 @@ def test_one_name_per_figure_in_terminal_tensorboard_and_results(ring_run):
         [event] = [e for e in acc.Scalars(name) if e.step == 4]
         assert abs(event.value - float(text)) < 1e-3
         assert abs(final[name.replace("/", "_")] - float(text)) < 1e-3
+
+
+def test_hparams_columns_are_what_the_sweep_varies(tmp_path):
+    """Constant settings are no columns (they go to a text summary), a swept integer stays an
+    integer, and the metric `gan report` ranks by (modes_captured on ring8) comes first."""
+    from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    sweep = tmp_path / "sweep"
+    result = run_gan("train", "-m", *RING, "train.steps=6", "train.batch_size=16", "train.log_every=3",
+                     "train.progress=log", "device=cpu", "eval.every=0", "eval.n_samples=100",
+                     "optim=sgd", "train.d_steps=1,2", "model.g.hidden=16,32", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr
+    mux = EventMultiplexer().AddRunsFromDirectory(str(sweep))
+    mux.Reload()
+    sessions = mux.PluginRunToTagToContent("hparams")
+    assert sorted(sessions) == ["0", "1", "2", "3"]
+    d_steps = []
+    for job, tags in sorted(sessions.items()):
+        start = plugin_data_pb2.HParamsPluginData.FromString(tags["_hparams_/session_start_info"])
+        values = start.session_start_info.hparams
+        assert set(values) == {"train.d_steps", "model.g.hidden", "status"}  # not model, data, optim...
+        d_steps.append(values["train.d_steps"].string_value)
+        exp = plugin_data_pb2.HParamsPluginData.FromString(tags["_hparams_/experiment"]).experiment
+        metrics = [m.name.tag for m in exp.metric_infos]
+        assert metrics[0] == "metrics/modes_captured" and "metrics/plane_fid" in metrics
+        info = {h.name: h for h in exp.hparam_infos}
+        assert [v.string_value for v in info["model.g.hidden"].domain_discrete.values] == ["16", "32"]
+        acc = EventAccumulator(str(sweep / job), size_guidance={TENSORS: 0})
+        acc.Reload()
+        text = acc.Tensors("sweep/settings/text_summary")[0].tensor_proto.string_val[0].decode()
+        assert "model=mlp" in text and "optim=sgd" in text and "train.d_steps" not in text
+    assert d_steps == ["1", "1", "2", "2"]
