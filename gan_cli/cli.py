@@ -131,6 +131,17 @@ def unknown_key(cause: OmegaConfBaseException) -> str:
     return f"{cause.full_key} is not a known key: {where} {', '.join(map(str, keys))}"
 
 
+# Options that Hydra plugins of the [sweep] extra provide: without them Hydra knows only `basic`.
+SWEEP_EXTRA = {"hydra/launcher": ("joblib", "submitit_local", "submitit_slurm"), "hydra/sweeper": ("optuna",)}
+
+
+def needs_sweep_extra(option: str, args: list[str]) -> str:
+    """`hydra/launcher=joblib` (or a preset that picks it) without the plugin installed."""
+    preset = next((a for a in args if a.startswith("sweep=")), None)
+    via = f" (which {preset} uses)" if preset and option not in args else ""
+    return f"{option}{via} needs the [sweep] extra, which is not installed: pip install 'gan-cli[sweep]'"
+
+
 def compose_error(e: Exception, args: list[str]) -> str:
     """Hydra's multi-line composition error as one line naming the key and what is allowed."""
     cause = e.__cause__ if isinstance(e.__cause__, OmegaConfBaseException) else e
@@ -139,6 +150,8 @@ def compose_error(e: Exception, args: list[str]) -> str:
         return f"{group} is not allowed: a config group takes one of its options (see --help)"
     if isinstance(e, MissingConfigException) and e.options and e.missing_cfg_file:
         group, _, option = e.missing_cfg_file.rpartition("/")
+        if option in SWEEP_EXTRA.get(group, ()):
+            return needs_sweep_extra(f"{group}={option}", args)
         choices = ", ".join(o for o in e.options if not o.startswith("_"))  # _budget: a fragment
         return f"{group}={option} is not allowed: one of {choices}"
     if isinstance(e, OverrideParseException):

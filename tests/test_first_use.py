@@ -181,3 +181,52 @@ def test_hparams_columns_are_what_the_sweep_varies(tmp_path):
         text = acc.Tensors("sweep/settings/text_summary")[0].tensor_proto.string_val[0].decode()
         assert "model=mlp" in text and "optim=sgd" in text and "train.d_steps" not in text
     assert d_steps == ["1", "1", "2", "2"]
+
+
+def test_every_third_party_import_is_declared():
+    """Each package gan_cli imports is a dependency in pyproject.toml (matplotlib was not), except
+    the optional ones whose absence gan-cli reports in one line (torchmetrics for fid_inception)."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    text = (ROOT / "pyproject.toml").read_text()
+    block = text[text.index("dependencies = ["):text.index("]", text.index("dependencies = ["))]
+    declared = {re.split(r"[<>=\[ ]", name)[0].lower() for name in re.findall(r'"([^"]+)"', block)}
+    stdlib, owners = set(sys.stdlib_module_names), packages_distributions()
+    imported = set()
+    for path in (ROOT / "gan_cli").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - stdlib - {"gan_cli", "torchmetrics"}
+    assert "matplotlib" in third_party
+    missing = {m for m in third_party if not {d.lower() for d in owners.get(m, [m])} & declared}
+    assert not missing, missing
+
+
+BLOCK_EXTRA = """import importlib.abc, pkgutil, sys
+BLOCK = ("hydra_plugins.hydra_joblib_launcher", "hydra_plugins.hydra_optuna_sweeper",
+         "hydra_plugins.hydra_submitit_launcher")
+class Absent(importlib.abc.MetaPathFinder):  # as if the [sweep] extra were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith(BLOCK):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Absent())
+walk = pkgutil.walk_packages  # Hydra's plugin scan walks hydra_plugins/ itself
+pkgutil.walk_packages = lambda *a, **k: (m for m in walk(*a, **k) if not m[1].startswith(BLOCK))
+from gan_cli.cli import main; main()
+"""
+
+
+@pytest.mark.parametrize("args,option", [
+    (["-m", "hydra/launcher=joblib", "seed=0,1"], "hydra/launcher=joblib"),
+    (["-m", "hydra/launcher=submitit_slurm", "seed=0,1"], "hydra/launcher=submitit_slurm"),
+    (["sweep=search_lr"], "hydra/sweeper=optuna (which sweep=search_lr uses)"),
+])
+def test_sweep_options_without_the_extra_say_how_to_install_it(args, option, tmp_path):
+    from conftest import one_line_error
+    result = subprocess.run([sys.executable, "-c", BLOCK_EXTRA, "train", *args, *RING,
+                             f"hydra.sweep.dir={tmp_path}"], capture_output=True, text=True, timeout=120)
+    one_line_error(result, f"error: {option} needs the [sweep] extra", "pip install 'gan-cli[sweep]'")
