@@ -129,6 +129,7 @@ class ImageFolderData:
     path: str = MISSING
     image_size: int = MISSING
     channels: int = MISSING
+    cache: bool = MISSING
 
 
 @dataclass
