@@ -199,6 +199,18 @@ def run_dir(cfg: DictConfig) -> str:
     return str(resumed) if resumed else HydraConfig.get().runtime.output_dir
 
 
+def resolve_latest(args: list[str]) -> list[str]:
+    """`train.resume=latest` -> the newest run under paths.output_dir (the command line's, else
+    conf/train.yaml's), before Hydra composes, so that the run's own directory is known."""
+    if not any(a.lstrip("+") == "train.resume=latest" for a in args):
+        return args
+    given = [a.partition("=")[2].strip("'\"") for a in args if a.startswith("paths.output_dir=")]
+    output_dir = given[-1] if given else OmegaConf.load(Path(conf_dir()) / "train.yaml").paths.output_dir
+    run = rundir.latest_run(output_dir)
+    print(f"train.resume=latest: {run}")  # before Hydra sets up logging
+    return [f"train.resume='{run}'" if a.lstrip("+") == "train.resume=latest" else a for a in args]
+
+
 def resume_overrides(args: list[str]) -> list[str]:
     """`gan train train.resume=<run>` without hydra.run.dir: log (train.log) into that run's own
     directory, with this part's Hydra record in .hydra/resume-<time>/ beside the original's."""
@@ -293,6 +305,7 @@ def run_app(command: str, args: list[str], prog: str | None = None) -> None:
     debugging = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing and exiting 1
     if command == "train":
+        args = resolve_latest(args)
         args = args + resume_overrides(args)
     sys.argv = [prog or f"gan {command}", *args]
     app = hydra.main(config_path=conf_dir(), config_name=CONFIGS[command], version_base="1.3")
@@ -370,6 +383,9 @@ def main() -> None:
             from gan_cli.report import main as report_main
             return report_main(args[1:])
         run_app(args[0], args[1:])
+    except ConfigError as e:  # found before Hydra starts (train.resume=latest with no run)
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:  # Ctrl-C in start-up; the training loop saves and exits by itself
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from gan_cli.headline import headline_metric
 from gan_cli.rundir import RESULTS
 
 
@@ -58,8 +59,6 @@ def choices(column: list) -> list:
 
 
 def headline_first(metrics: list[str]) -> list[str]:
-    from gan_cli.report import headline_metric
-
     headline, _ = headline_metric(metrics)
     return [headline] + [m for m in metrics if m != headline] if headline else metrics
 

@@ -11,18 +11,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from gan_cli.config import ConfigError
+from gan_cli.headline import headline_metric
 from gan_cli.sweep import job_dirs, job_result
 
-# The sweep's headline metric: the first of these present, with its better direction. On the 2D
-# mixtures the modes captured say more than a Gaussian fit in the plane does.
-HEADLINE = (("classifier_fid", min), ("fid_inception", min), ("modes_captured", max), ("plane_fid", min))
 SHOWN = ("classifier_fid", "fid_inception", "classes_covered", "modes_captured", "high_quality_pct",
          "plane_fid", "precision", "recall")  # columns of the printed table (the files have all)
-
-
-def headline_metric(metrics) -> tuple[str | None, object]:
-    """The metric the jobs are ranked by (the first of HEADLINE present) and min or max."""
-    return next(((m, b) for m, b in HEADLINE if m in metrics), (None, min))
 
 
 def job_row(job_dir: Path) -> dict:

@@ -30,6 +30,7 @@ from gan_cli.images import save_png
 from gan_cli.methods import method_class
 from gan_cli.models import count_params
 from gan_cli.progress import TrainingProgress
+from gan_cli.snapshots import Keeper
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +153,14 @@ def loop(cfg, out_dir: Path, writer, data: Data, info: dict, method, averaged: d
     probe = method.probe(data, t.n_samples, int(cfg.seed))
     view = {**method.nets, **averaged}  # samples and metrics come from the averages when on
     ckpt_path, config = rundir.checkpoint_file(out_dir), saved_config(cfg, data)
+    keeper = Keeper(out_dir, t.keep_snapshots)  # step_NNNNNN.pt snapshots and best.pt
 
-    def save(step) -> bool:  # never overwrite the last good checkpoint with NaN weights
+    def save(step, path=None) -> bool:  # never overwrite the last good checkpoint with NaN weights
         if finite(method.nets):
-            save_checkpoint(ckpt_path, step=step, nets=method.nets, opts=method.opts, config=config,
+            save_checkpoint(path or ckpt_path, step=step, nets=method.nets, opts=method.opts, config=config,
                             data=info, averaged=averaged)
+            if path is None:
+                keeper.snapshot(step)
             return True
         return False
 
@@ -180,6 +184,7 @@ def loop(cfg, out_dir: Path, writer, data: Data, info: dict, method, averaged: d
                     break
             if evaluate and (every and step % every == 0 or step == t.steps):
                 out["evals"].append(log_metrics(writer, step, evaluate, view))
+                keeper.consider(step, out["evals"][-1], save)
             if step % t.sample_every == 0 or step == t.steps:
                 img = method.show(view, probe, data)
                 writer.add_image("samples", img, step)

@@ -23,6 +23,7 @@ class TrainSettings:
     log_every: int = MISSING
     sample_every: int = MISSING
     ckpt_every: int = MISSING
+    keep_snapshots: int = MISSING
     n_samples: int = MISSING
     resume: str | None = MISSING
     progress: str = MISSING
