@@ -230,3 +230,22 @@ def test_sweep_options_without_the_extra_say_how_to_install_it(args, option, tmp
     result = subprocess.run([sys.executable, "-c", BLOCK_EXTRA, "train", *args, *RING,
                              f"hydra.sweep.dir={tmp_path}"], capture_output=True, text=True, timeout=120)
     one_line_error(result, f"error: {option} needs the [sweep] extra", "pip install 'gan-cli[sweep]'")
+
+
+def test_sample_nearest_uses_the_runs_own_classifier(tmp_path, data_dir):
+    """`gan sample mode=nearest` reads eval.classifier_epochs from the checkpoint, so it finds
+    the classifier the run trained and cached, instead of training a second one (16 epochs)."""
+    from conftest import write_idx
+    write_idx(data_dir / "MNIST" / "raw", n=64)
+    run = tmp_path / "run"
+    result = run_gan("train", *TINY, "data.download=false", "data.fallback=none", "model=mlp",
+                     "eval=default", "eval.metrics=[classes]", "eval.classifier_epochs=1",
+                     "eval.n_samples=20", f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr + result.stdout
+    cached = sorted((data_dir / "gan_cli_features").glob("classifier-*.pt"))
+    assert len(cached) == 1
+    mtime = cached[0].stat().st_mtime_ns
+    result = run_gan("sample", f"checkpoint={run}", "mode=nearest", "n=2", "k=2")
+    assert result.returncode == 0, result.stderr
+    assert sorted((data_dir / "gan_cli_features").glob("classifier-*.pt")) == cached
+    assert cached[0].stat().st_mtime_ns == mtime
