@@ -25,9 +25,13 @@ def console_handler() -> logging.Handler:
 STATUS_KEYS = ("loss_d", "loss_g", "D_real", "D_fake")
 
 
-def format_stats(stats: dict, tags: dict, keys=STATUS_KEYS, digits: int = 3) -> str:
+def format_stats(stats: dict, tags: dict | bool = False, keys=STATUS_KEYS, digits: int = 3) -> str:
     """The latest figures under their TensorBoard names (`loss/d 0.693  D/real 0.512 ...`), so the
-    terminal, TensorBoard and results.json (the same names with `_` for `/`) say the same thing."""
+    terminal, TensorBoard and results.json (the same names with `_` for `/`) say the same thing.
+    tags: the method's stat key -> tag; or, as before, a flag for a critic game's raw scores."""
+    if not isinstance(tags, dict):
+        d = "critic" if tags else "D"
+        tags = {"loss_d": "loss/d", "loss_g": "loss/g", "D_real": f"{d}/real", "D_fake": f"{d}/fake"}
     return "  ".join(f"{tags.get(k, k)} {float(stats[k]):.{digits}f}" for k in keys if k in stats)
 
 

@@ -54,3 +54,10 @@ def test_log_lines_say_rate_and_time_left(caplog):
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step 500/3000")]
     assert line.endswith("| 2 steps/s, 0:20:50 left") and "loss/d -12.346" in line
     assert time_left(2500, 2.0) == "0:20:50"
+
+
+def test_format_stats_names_as_tensorboard_does():
+    stats = {"loss_d": 0.6931, "loss_g": 0.7, "D_real": 0.5, "D_fake": 0.25, "D_gap": 0.25}
+    assert format_stats(stats, TAGS) == "loss/d 0.693  loss/g 0.700  critic/real 0.500  critic/fake 0.250"
+    assert format_stats(stats) == "loss/d 0.693  loss/g 0.700  D/real 0.500  D/fake 0.250"
+    assert format_stats(stats, True) == format_stats(stats, TAGS)  # the old critic flag still works
