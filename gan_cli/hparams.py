@@ -1,7 +1,7 @@
 """TensorBoard's HParams dashboard for a finished sweep, written once every job has ended (the
-end-of-sweep callback in sweep.py calls it), because only then is it known which settings
-vary from job to job: those are the columns; the ones every job shares go to a text summary,
-beside the full config each job logs already.
+end-of-sweep callback in sweep.py calls it, and `gan report` again, for a sweep stopped before
+its end), because only then is it known which settings vary from job to job: those are the
+columns; the ones every job shares go to a text summary, beside the full config each job logs.
 
 - Integers are written as text ("5", not the dashboard's "5.0000": it prints every number with
   five significant digits), with the swept values as the column's choices, in numeric order.
@@ -86,6 +86,8 @@ def write_sweep_hparams(job_dirs: list[Path]) -> None:
     rows, domains, metrics, constant = sweep_columns(job_dirs)
     shared = "\n".join(f"    {k}={v}" for k, v in constant.items()) or "    (none)"
     for job_dir, row in rows.items():
+        for old in job_dir.glob("events.out.tfevents.*.hparams"):  # written again: one session a job
+            old.unlink()
         exp, ssi, sei = hparams_summary(row, {f"metrics/{m}": 0.0 for m in metrics},  # only names are used
                                         {k: v for k, v in domains.items()})
         writer = SummaryWriter(str(job_dir), filename_suffix=".hparams")

@@ -221,6 +221,8 @@ def report(sweep_dir) -> dict:
     summary = written_summary(rows, keys, metrics)
     (sweep_dir / "report.txt").write_text("\n".join(summary) + "\n")
     plots = make_plots(sweep_dir, rows, keys, metrics)
+    from gan_cli.hparams import write_sweep_hparams
+    write_sweep_hparams(job_dirs(sweep_dir))  # again: a sweep stopped before its end has none yet
     shown = [i for i, h in enumerate(header) if h not in metrics or h in SHOWN]
     rich_table = Table(title=f"Sweep {sweep_dir}")
     for i in shown:
