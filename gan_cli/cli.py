@@ -9,7 +9,9 @@ traceback. A signal (Ctrl-C, SIGTERM) before training starts exits quietly with 
 number (130, 143); once training runs, gan_cli/stopping.py and run.py save before exiting so.
 """
 
+import contextlib
 import functools
+import io
 import logging
 import os
 import re
@@ -35,18 +37,27 @@ from omegaconf.errors import (
 )
 
 import gan_cli.schema  # noqa: F401  (registers the config schemas before Hydra composes)
-from gan_cli import rundir
+from gan_cli import confhelp, rundir
 from gan_cli.config import ConfigError, validate_evaluate, validate_sample, validate_train
 from gan_cli.stopping import exit_quietly, raise_interrupted
 
 log = logging.getLogger("gan_cli")
 USAGE = "usage: gan {train,sample,eval,report} [ARGS...]   (gan <command> --help for its options)"
+COMMAND_HELP = {
+    "train": "train a GAN (or a sweep with -m) on configs composed from conf/",
+    "sample": "turn a checkpoint into images",
+    "eval": "metrics and a health verdict for one checkpoint",
+    "report": "tables, plots and a summary of a finished sweep",
+}
 
 
 def conf_dir() -> str:
     """Configs ship in the wheel as gan_cli/conf; in a source checkout they sit in ../conf."""
     here = Path(__file__).resolve().parent
     return str(here / "conf" if (here / "conf").is_dir() else here.parent / "conf")
+
+
+confhelp.register(conf_dir())  # `gan <command> --help` shows every key's comment
 
 
 def record_failure(error: str) -> None:
@@ -123,6 +134,17 @@ def unknown_key(cause: OmegaConfBaseException) -> str:
     return f"{cause.full_key} is not a known key: {where} {', '.join(map(str, keys))}"
 
 
+# Options that Hydra plugins of the [sweep] extra provide: without them Hydra knows only `basic`.
+SWEEP_EXTRA = {"hydra/launcher": ("joblib", "submitit_local", "submitit_slurm"), "hydra/sweeper": ("optuna",)}
+
+
+def needs_sweep_extra(option: str, args: list[str]) -> str:
+    """`hydra/launcher=joblib` (or a preset that picks it) without the plugin installed."""
+    preset = next((a for a in args if a.startswith("sweep=")), None)
+    via = f" (which {preset} uses)" if preset and option not in args else ""
+    return f"{option}{via} needs the [sweep] extra, which is not installed: pip install 'gan-cli[sweep]'"
+
+
 def compose_error(e: Exception, args: list[str]) -> str:
     """Hydra's multi-line composition error as one line naming the key and what is allowed."""
     cause = e.__cause__ if isinstance(e.__cause__, OmegaConfBaseException) else e
@@ -131,6 +153,8 @@ def compose_error(e: Exception, args: list[str]) -> str:
         return f"{group} is not allowed: a config group takes one of its options (see --help)"
     if isinstance(e, MissingConfigException) and e.options and e.missing_cfg_file:
         group, _, option = e.missing_cfg_file.rpartition("/")
+        if option in SWEEP_EXTRA.get(group, ()):
+            return needs_sweep_extra(f"{group}={option}", args)
         choices = ", ".join(o for o in e.options if not o.startswith("_"))  # _budget: a fragment
         return f"{group}={option} is not allowed: one of {choices}"
     if isinstance(e, OverrideParseException):
@@ -178,6 +202,18 @@ def run_dir(cfg: DictConfig) -> str:
     return str(resumed) if resumed else HydraConfig.get().runtime.output_dir
 
 
+def resolve_latest(args: list[str]) -> list[str]:
+    """`train.resume=latest` -> the newest run under paths.output_dir (the command line's, else
+    conf/train.yaml's), before Hydra composes, so that the run's own directory is known."""
+    if not any(a.lstrip("+") == "train.resume=latest" for a in args):
+        return args
+    given = [a.partition("=")[2].strip("'\"") for a in args if a.startswith("paths.output_dir=")]
+    output_dir = given[-1] if given else OmegaConf.load(Path(conf_dir()) / "train.yaml").paths.output_dir
+    run = rundir.latest_run(output_dir)
+    print(f"train.resume=latest: {run}")  # before Hydra sets up logging
+    return [f"train.resume='{run}'" if a.lstrip("+") == "train.resume=latest" else a for a in args]
+
+
 def resume_overrides(args: list[str]) -> list[str]:
     """`gan train train.resume=<run>` without hydra.run.dir: log (train.log) into that run's own
     directory, with this part's Hydra record in .hydra/resume-<time>/ beside the original's."""
@@ -218,21 +254,6 @@ def torchrun_overrides(args: list[str]) -> list[str]:
     return overrides
 
 
-def swept_settings(cfg: DictConfig) -> dict | None:
-    """In a sweep, this job's command-line settings (key -> value) for TensorBoard's HParams."""
-    hydra_cfg = HydraConfig.get()
-    if hydra_cfg.mode != RunMode.MULTIRUN:
-        return None
-    settings = {}
-    for item in hydra_cfg.overrides.task:
-        key, _, text = item.lstrip("+~").partition("=")
-        if key.startswith("hydra.") or key == "sweep":
-            continue
-        value = OmegaConf.select(cfg, key, default=text)
-        settings[key] = value if isinstance(value, (int, float, str, bool)) else text
-    return settings
-
-
 def job_threads(cfg: DictConfig) -> int | None:
     """torch threads for this job: train.threads, or for auto, the machine's cores divided among
     the jobs a parallel launcher runs at once (None: torch's default, all cores)."""
@@ -263,8 +284,10 @@ def train_locked(cfg: DictConfig) -> dict:
         import torch
         torch.set_num_threads(threads)
         log.info(f"torch threads: {threads}")
+    out_dir = run_dir(cfg)
+    log.info(f"Run directory: {out_dir}   (watch it with: tensorboard --logdir {out_dir})")
     try:
-        return train(cfg, run_dir(cfg), hparams=swept_settings(cfg))
+        return train(cfg, out_dir)  # a sweep's HParams are written when it ends (sweep.py)
     finally:
         distributed.finish()
 
@@ -314,15 +337,16 @@ CONFIGS = {"train": "train", "sample": "sample", "eval": "evaluate"}
 COMMANDS = ("train", "sample", "eval", "report")
 
 
-def run_app(command: str, args: list[str]) -> None:
+def run_app(command: str, args: list[str], prog: str | None = None) -> None:
     """Run one Hydra app; Hydra's own errors (composing the config) become one line and exit 2.
     HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full tracebacks, for debugging."""
     debugging = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing and exiting 1
     if command == "train":
+        args = resolve_latest(args)
         args = args + resume_overrides(args)
         args = args + torchrun_overrides(args)
-    sys.argv = [f"gan {command}", *args]
+    sys.argv = [prog or f"gan {command}", *args]
     app = hydra.main(config_path=conf_dir(), config_name=CONFIGS[command], version_base="1.3")
     try:
         app(APPS[command])()
@@ -333,13 +357,65 @@ def run_app(command: str, args: list[str]) -> None:
         sys.exit(2)
 
 
+COMPLETION_FLAGS = ("-sc", "--shell-completion", "--shell_completion")
+
+
+def shell_completion(args: list[str]) -> None:
+    """Hydra's tab completion through the router. `gan -sc install=bash` prints the script that
+    registers it for `gan`; on Tab the shell runs `gan -sc query=bash` with COMP_LINE set to the
+    line typed so far (`gan train data=ri`). The command word picks the Hydra app, which then
+    completes the rest of the line as if it were its own (`data=ring8`)."""
+    flag = next(a for a in args if a in COMPLETION_FLAGS)
+    request = next((a for a in args if a.partition("=")[0] in ("install", "uninstall", "query")), "")
+    if not request.startswith("query="):
+        return run_app("train", [flag, request], prog="gan")  # the script names `gan`, not a command
+    shell, line = request.partition("=")[2], os.environ.get("COMP_LINE", "")
+    words = line.split()
+    if len(words) < 2 or (len(words) == 2 and not line.endswith(" ")):  # still typing the command
+        typed = words[1] if len(words) == 2 else ""
+        print(("\n" if shell == "fish" else " ").join(c for c in COMMANDS if c.startswith(typed)))
+        return None
+    if words[1] not in APPS:  # `gan report <dir>`: nothing to offer, the shell completes paths
+        return None
+    os.environ["COMP_LINE"] = re.sub(r"^(\s*\S+)\s+\S+", r"\1", line, count=1)  # drop the command
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # stderr would print into the prompt
+            run_app(words[1], [flag, request], prog="gan")
+    except (Exception, SystemExit):
+        pass  # a line Hydra cannot read yet offers nothing
+
+
+def version() -> str:
+    """The installed distribution's version (the source tree's when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("gan-cli")
+    except PackageNotFoundError:
+        from gan_cli import __version__
+        return __version__
+
+
+def print_usage(file=sys.stdout) -> None:
+    """The usage line and one line per command."""
+    lines = [USAGE, "", "commands:"] + [f"  {name:<8}{text}" for name, text in COMMAND_HELP.items()]
+    print("\n".join(lines), file=file)
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args and args[0] in ("-V", "--version"):
+        print(f"gan-cli {version()}")
+        return
     if not args or args[0] in ("-h", "--help"):
-        print(USAGE)
+        print_usage(sys.stdout if args else sys.stderr)
         sys.exit(0 if args else 2)
+    if any(a in COMPLETION_FLAGS for a in args[:2]):
+        return shell_completion(args)
     if args[0] not in COMMANDS:
-        print(f"gan: unknown command '{args[0]}'\n{USAGE}", file=sys.stderr)
+        print(f"gan: unknown command '{args[0]}'", file=sys.stderr)
+        print_usage(sys.stderr)
         sys.exit(2)
     signal.signal(signal.SIGTERM, raise_interrupted)  # like Ctrl-C: end quietly, see below
     try:
@@ -347,6 +423,9 @@ def main() -> None:
             from gan_cli.report import main as report_main
             return report_main(args[1:])
         run_app(args[0], args[1:])
+    except ConfigError as e:  # found before Hydra starts (train.resume=latest with no run, torchrun -m)
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt as e:  # a signal in start-up, or a second one in training
         signum = getattr(e, "signum", signal.SIGINT)
         exit_quietly(signum, "interrupted" if signum == signal.SIGINT

@@ -73,6 +73,7 @@ def validate_train_settings(t) -> None:
     _at_least(t, "d_steps", 1, "train.", " (k in Algorithm 1)")
     for key in ("log_every", "sample_every", "ckpt_every", "n_samples"):
         _at_least(t, key, 1, "train.")
+    _at_least(t, "keep_snapshots", 0, "train.", " (0 keeps none)")
     _in_range(t, "ema", "train.", 0, 1, "a decay in [0, 1), e.g. 0.999; 0 turns the EMA off")
     _one_of(t.progress, "train.progress", PROGRESS)
     code = t.diverged_exit_code

@@ -9,6 +9,7 @@ import contextlib
 import io
 import logging
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,19 +109,39 @@ def _open_image(path: Path, mode: str):
 
 
 def _image_folder(cfg) -> Data:
-    from torchvision.transforms import v2
-
     root = Path(str(cfg.path))
     if not root.is_dir():
         raise ConfigError(f"data.path={root} is not a folder: point it at a folder of images")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
         raise ConfigError(f"data.path={root} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    from gan_cli import folder_cache
+
+    cache = folder_cache.cache_file(root, cfg.image_size, cfg.channels) if cfg.cache else None
+    key = folder_cache.folder_key(root, files, cfg.image_size, cfg.channels) if cache else None
+    x = folder_cache.load(cache, key) if cache else None
+    if x is not None:
+        log.info(f"{len(files):,} images of {root}: decoded once already, read from {cache}")
+    else:
+        x = _decode(files, cfg)
+        if cache:
+            folder_cache.save(cache, key, x)
+    return Data(x, None, f"image folder {root} ({len(files)} images)")
+
+
+def _decode(files: list[Path], cfg) -> torch.Tensor:
+    """Every image resized and centre-cropped, as one (N, C, S, S) uint8 tensor, with a progress
+    bar on a terminal (2-6 ms an image: minutes for a CelebA-sized folder)."""
+    from rich.progress import track
+    from torchvision.transforms import v2
+
     mode = "L" if cfg.channels == 1 else "RGB"
     resize = v2.Compose([v2.PILToTensor(), v2.Resize(cfg.image_size, antialias=True),
                          v2.CenterCrop(cfg.image_size)])
-    x = torch.stack([resize(_open_image(f, mode)) for f in files])  # (N, C, S, S) uint8
-    return Data(x, None, f"image folder {root} ({len(files)} images)")
+    once = " (once: they are cached for later runs)" if cfg.cache else ""
+    log.info(f"Decoding {len(files):,} images{once}")
+    images = track(files, description="Decoding images", disable=not sys.stdout.isatty(), transient=True)
+    return torch.stack([resize(_open_image(f, mode)) for f in images])
 
 
 def _stacked_mnist(cfg, digits: Data) -> Data:

@@ -1,6 +1,7 @@
 """Evaluation, as a library: generate samples, embed them and the real data, compute the chosen
 metrics. `gan eval` is gan_cli/evaluate_cmd.py."""
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +12,8 @@ from gan_cli.config import ConfigError
 from gan_cli.data import Data
 from gan_cli.features import FeatureSpace, feature_space, split
 from gan_cli.models import class_labels
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,10 +36,13 @@ class Metric:
     why_not: Callable[[Data], str | None] = lambda data: None   # None: applies to this data
 
 
+UNLABELLED = ("needs labelled images for its classifier feature space, and an image folder has no labels; "
+              "Inception FID needs none: eval.metrics=[fid_inception], once its weights are on disk")
+
+
 def _space_needed(data: Data) -> str | None:
     if data.is_image and data.labels is None:
-        return "needs labelled images for its classifier feature space; for an image folder only " \
-               "fid_inception applies"
+        return UNLABELLED
     return None
 
 
@@ -76,8 +82,12 @@ AUTO = {"images": ("fid", "kid", "precision_recall", "density_coverage", "classe
 def choose_metrics(requested, data: Data) -> list[str]:
     """Resolve eval.metrics (auto or a list) for this data; a one-line error for what can't apply."""
     if requested == "auto":
-        if data.is_image and data.labels is None:
-            return []  # unlabelled images: no offline feature space (fid_inception only by request)
+        if data.is_image and data.labels is None:  # no offline feature space: say so once, at the start
+            from gan_cli.inception import where_weights_go
+            log.warning(f"No metric applies offline to {data.source}: it has no labels for a classifier "
+                        f"feature space. For Inception FID, eval.metrics=[fid_inception] and "
+                        f"{where_weights_go()}")
+            return []
         return list(AUTO["images" if data.is_image else "points"])
     names = list(requested)
     for name in names:

@@ -7,10 +7,17 @@ import torch
 from gan_cli.config import ConfigError
 
 WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's FID Inception weights
+WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS}"
 
 
 def _weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS
+
+
+def where_weights_go() -> str:
+    """Which file to put where, for Inception FID without a download."""
+    return (f"put {WEIGHTS} (downloaded on any connected machine from {WEIGHTS_URL}) into "
+            f"{_weights_path().parent}/ (torch hub's cache, $TORCH_HOME/hub/checkpoints)")
 
 
 def require_inception() -> None:
@@ -18,11 +25,11 @@ def require_inception() -> None:
     try:
         import torchmetrics.image.fid  # noqa: F401
     except ImportError:
-        raise ConfigError("eval.metrics: fid_inception needs torchmetrics[image] (with torch-fidelity) "
-                          "installed; use fid (classifier FID) offline") from None
+        raise ConfigError("eval.metrics: fid_inception needs torchmetrics and torch-fidelity: "
+                          f"pip install 'torchmetrics[image]', then {where_weights_go()}") from None
     if not _weights_path().is_file():
-        raise ConfigError(f"eval.metrics: fid_inception needs the Inception weights at {_weights_path()}"
-                          " and this machine cannot download them; use fid (classifier FID)")
+        raise ConfigError(f"eval.metrics: fid_inception needs the Inception weights, which gan-cli never "
+                          f"downloads: {where_weights_go()}")
 
 
 def inception_fid(real: torch.Tensor, fake: torch.Tensor) -> float:

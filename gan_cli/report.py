@@ -11,11 +11,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from gan_cli.config import ConfigError
+from gan_cli.headline import headline_metric
 from gan_cli.sweep import job_dirs, job_result
 
-# The sweep's headline metric: the first of these present, with its better direction. On the 2D
-# mixtures the modes captured say more than a Gaussian fit in the plane does.
-HEADLINE = (("classifier_fid", min), ("fid_inception", min), ("modes_captured", max), ("plane_fid", min))
 SHOWN = ("classifier_fid", "fid_inception", "classes_covered", "modes_captured", "high_quality_pct",
          "plane_fid", "precision", "recall")  # columns of the printed table (the files have all)
 
@@ -103,7 +101,7 @@ def written_summary(rows, keys, metrics) -> list[str]:
     collapsed = sum("mode collapse" in r["verdict"] for r in rows)
     lines = [f"{len(rows)} jobs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
              + f"; {collapsed} with mode collapse suspected."]
-    headline, better = next(((m, b) for m, b in HEADLINE if m in metrics), (None, min))
+    headline, better = headline_metric(metrics)
     scored = [r for r in rows if headline and math.isfinite(r["metrics"].get(headline, math.nan))]
     if scored:
         best = better(scored, key=lambda r: r["metrics"][headline])
@@ -223,6 +221,8 @@ def report(sweep_dir) -> dict:
     summary = written_summary(rows, keys, metrics)
     (sweep_dir / "report.txt").write_text("\n".join(summary) + "\n")
     plots = make_plots(sweep_dir, rows, keys, metrics)
+    from gan_cli.hparams import write_sweep_hparams
+    write_sweep_hparams(job_dirs(sweep_dir))  # again: a sweep stopped before its end has none yet
     shown = [i for i, h in enumerate(header) if h not in metrics or h in SHOWN]
     rich_table = Table(title=f"Sweep {sweep_dir}")
     for i in shown:

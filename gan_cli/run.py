@@ -38,6 +38,7 @@ from gan_cli.images import save_png
 from gan_cli.methods import method_class
 from gan_cli.models import count_params
 from gan_cli.progress import TrainingProgress
+from gan_cli.snapshots import Keeper
 from gan_cli.stopping import Stop
 
 log = logging.getLogger(__name__)
@@ -227,10 +228,11 @@ class Checkpoints:
     finite state, copied in memory at each log step, so that a run that diverges before (or
     long after) its last checkpoint leaves that state to inspect."""
 
-    def __init__(self, path: Path, method, averaged: dict, record: dict, stop: Stop):
+    def __init__(self, path: Path, method, averaged: dict, record: dict, stop: Stop, keep: int = 0):
         self.path, self.method, self.averaged, self.stop, self.step = path, method, averaged, stop, None
         self.record = record  # config and data, as checkpoint_dict takes them
         self.last_finite = None
+        self.keeper = Keeper(path.parent.parent, keep)  # step_NNNNNN.pt snapshots and best.pt
 
     def state(self, step: int) -> dict:
         rngs = distributed.gather(rng_state())  # a collective: every rank calls state() alike
@@ -251,6 +253,7 @@ class Checkpoints:
         with self.stop.protected():
             with writing(f"the checkpoint of step {ckpt['step']} to {self.path}", kept):
                 write_checkpoint(self.path, ckpt)
+                self.keeper.snapshot(ckpt["step"])
             self.step = ckpt["step"]
 
     def save(self, step: int) -> bool:
@@ -261,16 +264,30 @@ class Checkpoints:
         self.save_last_finite()
         return False
 
+    def save_best(self, step: int, metrics: dict) -> None:
+        """best.pt when this evaluation is the best so far by the headline metric."""
+        def save_to(step, path) -> bool:
+            if not finite(self.method.nets):
+                return False
+            ckpt = self.state(step)
+            if distributed.is_main():
+                with self.stop.protected(), writing(f"the best checkpoint to {path}"):
+                    write_checkpoint(path, ckpt)
+            return distributed.is_main()
+        self.keeper.consider(step, metrics, save_to)
+
     def save_last_finite(self) -> None:
         if self.last_finite and (self.step is None or self.last_finite["step"] > self.step):
             self.write(self.last_finite)
             log.warning(f"Diverged: {self.path} holds the last finite state, step {self.step}")
 
 
-def evaluate_safely(out: dict, writer, step: int, evaluate, view: dict) -> bool:
-    """Evaluate; an error is logged and recorded in out["eval_error"], and never ends training."""
+def evaluate_safely(out: dict, writer, step: int, evaluate, view: dict, ckpts: Checkpoints) -> bool:
+    """Evaluate (and keep best.pt); an error is logged and recorded in out["eval_error"], and never
+    ends training."""
     try:
         out["evals"].append(log_metrics(writer, step, evaluate, view))
+        ckpts.save_best(step, out["evals"][-1])
         return True
     except Exception as e:
         out.update(eval_error=f"{type(e).__name__}: {e}", eval_error_step=step)
@@ -304,7 +321,7 @@ def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: 
                     out.update(status="diverged", diverged_at=step)
                     break
             if evaluate and every and step % every == 0 and step != t.steps:  # the last: after saving
-                evaluate = evaluate if evaluate_safely(out, writer, step, evaluate, view) else None
+                evaluate = evaluate if evaluate_safely(out, writer, step, evaluate, view, ckpts) else None
             if main and (step % t.sample_every == 0 or step == t.steps):
                 img = method.show(view, probe, data)
                 writer.add_image("samples", img, step)
@@ -329,7 +346,7 @@ def finish(out: dict, ckpts: Checkpoints, writer, evaluate, view: dict, t) -> No
         out.update(status="diverged", diverged_at=out["steps_done"])
     ckpts.stop.armed = False  # nothing left to save: a signal now ends the evaluation at once
     if evaluate and out["status"] == "completed" and out["steps_done"] == t.steps:
-        evaluate_safely(out, writer, t.steps, evaluate, view)
+        evaluate_safely(out, writer, t.steps, evaluate, view, ckpts)
 
 
 def feature_cache(cfg) -> Path:
@@ -415,7 +432,7 @@ def run(cfg, out_dir: Path, hparams: dict | None, stop: Stop) -> dict:
     writer = (SummaryWriter(str(out_dir), purge_step=start + 1 if start else None) if main
               else NullWriter())  # only rank 0 writes events
     ckpts = Checkpoints(rundir.checkpoint_file(out_dir), method, averaged,
-                        {"config": saved_config(cfg, data), "data": info}, stop)
+                        {"config": saved_config(cfg, data), "data": info}, stop, cfg.train.keep_snapshots)
     results = first_results(cfg, data, device, ckpts, start, changed)
     out = {"status": "completed", "steps_done": start, "history": [], "evals": [], "final": {}}
     try:

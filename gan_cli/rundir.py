@@ -76,6 +76,18 @@ def run_dir_of(ckpt_path) -> Path:
     return parent.parent if parent.name == CHECKPOINT.parent.name else parent
 
 
+def latest_run(output_dir) -> Path:
+    """train.resume=latest: the run under output_dir whose checkpoints/last.pt was written last
+    (sweep jobs, under <output_dir>/multirun/, are not runs to continue on their own)."""
+    root = Path(str(output_dir))
+    found = [p for p in root.rglob(CHECKPOINT.name) if p.parent.name == CHECKPOINT.parent.name
+             and p.relative_to(root).parts[0] != "multirun"] if root.is_dir() else []
+    if not found:
+        raise ConfigError(f"train.resume=latest: no run with {CHECKPOINT} under {root} (paths.output_dir); "
+                          "give a run directory instead")
+    return run_dir_of(max(found, key=lambda p: p.stat().st_mtime_ns))
+
+
 def find_checkpoint(path) -> Path:
     """A checkpoint file, or a run directory's checkpoints/last.pt."""
     path = Path(str(path))

@@ -23,6 +23,7 @@ class TrainSettings:
     log_every: int = MISSING
     sample_every: int = MISSING
     ckpt_every: int = MISSING
+    keep_snapshots: int = MISSING
     n_samples: int = MISSING
     resume: str | None = MISSING
     progress: str = MISSING
@@ -132,6 +133,7 @@ class ImageFolderData:
     path: str = MISSING
     image_size: int = MISSING
     channels: int = MISSING
+    cache: bool = MISSING
 
 
 @dataclass

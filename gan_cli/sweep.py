@@ -41,10 +41,20 @@ def summary_lines(sweep_dir: Path) -> list[str]:
 
 
 class SweepSummary(Callback):
-    """Hydra callback: after a multirun, print the sweep's summary (any launcher)."""
+    """Hydra callback: where a multirun goes when it starts, and its summary at the end (any launcher)."""
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        sweep_dir = config.hydra.sweep.dir
+        print(f"Sweep directory: {sweep_dir}   (watch it with: tensorboard --logdir {sweep_dir})")
 
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if sweep_dir.is_dir():
+            from gan_cli.hparams import write_sweep_hparams
+
+            try:
+                write_sweep_hparams(job_dirs(sweep_dir))
+            except Exception:  # the jobs' own results stand; say so and still print the summary
+                log.warning("could not write the sweep's TensorBoard HParams", exc_info=True)
             for line in summary_lines(sweep_dir):
                 print(line)

@@ -100,7 +100,7 @@ class GAN:
                 "D_acc_fake": (fake_logits < 0).float().mean()}        # share of fakes called fake
 
     def status(self, stats: dict) -> str:
-        return format_stats(stats, self.game.critic)
+        return format_stats(stats, self.tags)
 
     def probe(self, data: Data, n: int, seed: int) -> dict:
         """Fixed noise (and labels) for sample images and a fixed real batch for diagnostics."""
