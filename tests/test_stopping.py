@@ -97,10 +97,12 @@ def test_a_second_signal_ends_at_once_keeping_the_last_checkpoint(tmp_path):
     time.sleep(0.002)
     proc.send_signal(signal.SIGINT)  # another signal: Python would merge two SIGTERMs in one C call
     out, err = finish(proc)
-    assert proc.returncode == 143, out + err
-    assert err.strip() == "terminated (SIGTERM)"
+    # If both are pending when Python looks, it runs SIGINT's handler first: that one then names it.
+    first = {143: "SIGTERM", 130: "SIGINT"}[proc.returncode]
+    assert err.strip() == {"SIGTERM": "terminated (SIGTERM)", "SIGINT": "interrupted"}[first]
     results = assert_describes_its_checkpoint(run)
-    assert results["status"] == "interrupted" and results["steps_done"] == 3
+    assert results["status"] == "interrupted" and results["signal"] == first
+    assert results["steps_done"] == 3
     assert results["stopped_at"] == 4  # the step after the checkpoint is lost
 
 
