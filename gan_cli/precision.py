@@ -26,7 +26,7 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 class Precision:
     def __init__(self, name: str, device):  # a torch.device or its name
         self.name, self.device_type, self.dtype = name, torch.device(device).type, PRECISIONS[name]
-        self.scaler = torch.amp.GradScaler(device.type, enabled=name == "fp16")
+        self.scaler = torch.amp.GradScaler(self.device_type, enabled=name == "fp16")
         self.stepped = set()  # optimizers stepped since the last update()
 
     def autocast(self):
