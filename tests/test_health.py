@@ -38,20 +38,22 @@ def test_grad_norm_and_diversity():
 
 def test_verdict_rules_on_constructed_histories():
     healthy = [entry(s) for s in range(50, 1001, 50)]
-    assert names(verdict(healthy, [])) == ["healthy"]
+    assert names(verdict(healthy, [])) == ["not judged"]  # no metrics: never "healthy"
+    judged = [{"step": 1000, "modes_captured": 8}]
+    assert names(verdict(healthy, judged, num_modes=8)) == ["healthy"]
     strong_d = healthy[:10] + [entry(s, D_fake=0.01, D_acc_fake=1.0) for s in range(550, 1001, 50)]
-    found = verdict(strong_d, [])
+    found = verdict(strong_d, judged, num_modes=8)
     assert names(found) == ["D overpowering G"] and found[0]["began"] == 550
     vanishing = healthy[:10] + [entry(s, D_fake=0.03, D_acc_fake=0.9, grad_norm_g=1e-4)
                                 for s in range(550, 1001, 50)]
-    found = verdict(vanishing, [])
+    found = verdict(vanishing, judged, num_modes=8)
     assert names(found) == ["generator gradient vanishing"] and found[0]["began"] == 550
     collapsed = healthy[:15] + [entry(s, diversity=0.05) for s in range(800, 1001, 50)]
-    found = verdict(collapsed, [])
+    found = verdict(collapsed, judged, num_modes=8)
     assert names(found) == ["mode collapse suspected"] and found[0]["began"] == 800
     # A brief dip that recovers is not a verdict.
     dip = healthy[:5] + [entry(300, diversity=0.01)] + healthy[6:]
-    assert names(verdict(dip, [])) == ["healthy"]
+    assert names(verdict(dip, judged, num_modes=8)) == ["healthy"]
 
 
 def test_generator_that_ignores_z_is_mode_collapse():
@@ -67,7 +69,7 @@ def test_generator_that_ignores_z_is_mode_collapse():
     assert snap["diversity"] < 1e-6 and metrics["modes_captured"] <= 1
     found = verdict([snap], [{"step": 0, **metrics}], num_modes=8, streak_min=1)
     assert names(found) == ["mode collapse suspected"]
-    assert "diversity" in found[0]["evidence"] and "of 8 modes captured" in found[0]["evidence"]
+    assert "diversity" in found[0]["evidence"] and "(real data 8)" in found[0]["evidence"]
 
 
 def test_nan_run_stops_as_diverged(tmp_path):
