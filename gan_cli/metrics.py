@@ -97,7 +97,8 @@ def mixture_modes(points: torch.Tensor, centres: torch.Tensor, std: float,
     """2D mixtures (VEEGAN, PacGAN): a sample is high quality within 3 std of its nearest centre.
     Over the high-quality samples' mode histogram p: a mode is captured (this project's rule) when
     it holds at least min_share of a fair share (n_hq / modes), hit (the papers' rule) when it holds
-    one; modes_kl = KL(p || uniform), PacGAN's reverse KL (nan when no sample is high quality);
+    one; modes_kl = KL(p || uniform), PacGAN's reverse KL (log(modes) when no sample is high
+    quality: as bad as one mode taking all, and finite for JSON and the sweepers);
     mode_score = HQ share x exp(-modes_kl), in [0, 1], 1 only when every sample is high quality
     and the modes are equally hit (the 2D headline: it rewards quality and coverage at once)."""
     d = torch.cdist(points.double().cpu(), centres.double().cpu())  # (n, modes)
@@ -106,7 +107,7 @@ def mixture_modes(points: torch.Tensor, centres: torch.Tensor, std: float,
     counts = torch.bincount(nearest[good], minlength=len(centres)).double()
     n_good, k = counts.sum().item(), len(centres)
     p = counts / max(n_good, 1)
-    kl = (p[p > 0] * (p[p > 0] * k).log()).sum().item() if n_good else math.nan
+    kl = (p[p > 0] * (p[p > 0] * k).log()).sum().item() if n_good else math.log(k)
     hq = good.double().mean().item()
     return {"modes_captured": int((counts >= min_share * n_good / k).sum()) if n_good else 0,
             "modes_hit": int((counts >= 1).sum()),

@@ -115,7 +115,7 @@ def test_optuna_search_reports_the_best(tmp_path):
     assert f"best_value: {max(values)}" in best  # mode_score: higher is better
 
 
-@pytest.mark.parametrize("preset", ["loss_game", "balance", "lr", "seeds", "conditional"])
+@pytest.mark.parametrize("preset", ["loss_game", "balance", "lr", "seeds", "conditional", "remedies"])
 def test_presets_compose_as_multiruns(preset):
     result = run_gan("train", f"sweep={preset}", "--cfg", "hydra")
     assert result.returncode == 0, result.stderr
