@@ -42,6 +42,18 @@ def _shared(name: str, z_dim: Count, conditional: bool = False, spectral_norm: b
     """The model keys every architecture has (their types and ranges, for check_options)."""
 
 
+# Model keys added after checkpoints were written, with the value that reproduces those runs.
+ADDED_KEYS = {"pack": 1, "minibatch_std": False}
+
+
+def with_added_keys(model: dict) -> dict:
+    """A stored model config of a registered model with the later keys filled in, so an older
+    run resumes under today's config (which names them)."""
+    if not isinstance(model, dict) or model.get("name") not in MODELS:
+        return model
+    return {**ADDED_KEYS, **model}
+
+
 def model_options(model_cfg) -> tuple[Pair, dict]:
     """The registry entry for model.name and the checked model-level options."""
     cfg = plain(model_cfg)
