@@ -109,6 +109,9 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         raise ConfigError(f"checkpoint {path} is corrupt: its config or data record is not a mapping")
     ckpt["config"] = upgrade_config(ckpt["config"], path)
     ckpt["config"].setdefault("method", {"name": "gan"})  # gan-cli 0.1 knew one method
+    if isinstance(ckpt["config"].get("model"), dict):
+        from gan_cli.models import with_added_keys
+        ckpt["config"]["model"] = with_added_keys(ckpt["config"]["model"])
     ckpt.setdefault("averaged", {})
     return ckpt
 

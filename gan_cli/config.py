@@ -139,6 +139,9 @@ def check_networks(cfg: DictConfig) -> None:
     check_model(cfg.model)
     for net in ("g", "d"):
         optimizer_options(cfg.optim[net], f"optim.{net}")
+    pack = cfg.model.get("pack", 1)
+    _check(cfg.train.batch_size % pack == 0, "train.batch_size", cfg.train.batch_size,
+           f"a multiple of model.pack={pack} (D judges packs of {pack} samples)")
 
 
 def validate_train(cfg: DictConfig) -> None:

@@ -1,19 +1,24 @@
 """Evaluation, as a library: generate samples, embed them and the real data, compute the chosen
 metrics. `gan eval` is gan_cli/evaluate_cmd.py."""
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from gan_cli import metrics as M
+from gan_cli.checkpoint import write_json
 from gan_cli.config import ConfigError
 from gan_cli.data import Data
 from gan_cli.features import FeatureSpace, feature_space, split
 from gan_cli.models import class_labels
 
 log = logging.getLogger(__name__)
+MIN_REFERENCE_ROWS = 6  # the k-NN metrics' minimum (k + 1 rows)
 
 
 @dataclass
@@ -69,7 +74,7 @@ METRICS = {
                                lambda b: M.density_coverage(b.real_feats, b.fake_feats, k=5), _space_needed),
     "classes": Metric(("classes_covered", "classes_hit", "class_kl"), _classes,
                       lambda d: _space_needed(d) or (None if d.is_image else "applies to labelled images")),
-    "modes": Metric(("modes_captured", "modes_hit", "high_quality_pct"),
+    "modes": Metric(("modes_captured", "modes_hit", "high_quality_pct", "modes_kl", "mode_score"),
                     lambda b: M.mixture_modes(b.fake, b.data.meta["centres"], b.data.meta["std"]),
                     lambda d: None if not d.is_image else "applies to the 2D mixtures"),
     "fid_inception": Metric(("fid_inception",), _inception,
@@ -127,8 +132,10 @@ def result_keys(names, prefix: str) -> list[str]:
     return [k.format(p=prefix) for name in names for k in METRICS[name].keys]
 
 
-def make_evaluator(data: Data, eval_cfg, cache_dir):
-    """A function G -> metrics dict, with the real reference embedded once. Returns (fn, settings)."""
+def make_scorer(data: Data, eval_cfg, cache_dir):
+    """A function (fake, more) -> metrics dict, with the real reference embedded once, and the
+    settings, which hold `real_reference`: the same metrics for a second, disjoint real sample of
+    the same size (the floor the health verdict's thresholds are relative to). Returns (fn, settings)."""
     names = choose_metrics(eval_cfg.metrics, data)
     if not names:
         return None, {"metrics": []}
@@ -136,19 +143,52 @@ def make_evaluator(data: Data, eval_cfg, cache_dir):
     space = feature_space(data, cache_dir, eval_cfg.classifier_epochs) if needs_space else None
     train_idx, _ = split(len(data.x))
     ref = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(1))]
-    real = data.batch(ref[: eval_cfg.n_samples].to(data.x.device))
+    n = int(eval_cfg.n_samples)
+    real = data.batch(ref[:n].to(data.x.device))
     real_feats = space.embed(real).cpu() if space else None
-    settings = {"metrics": names, "n_fake": int(eval_cfg.n_samples), "n_real": len(real),
+    p = _prefix(space) if space else ""
+    settings = {"metrics": names, "n_fake": n, "n_real": len(real),
                 "feature_space": space.name if space else "inception (2048-d)",
                 "reference": "random rows of the training split (classifier held-out split excluded)",
-                "pr_k": 3, "dc_k": 5, "keys": result_keys(names, _prefix(space) if space else ""),
+                "pr_k": 3, "dc_k": 5, "keys": result_keys(names, p),
                 **({"classifier": space.info} if space and space.info else {})}
 
-    def evaluate(G, seed: int = 0) -> dict:
-        fake = generate(G, eval_cfg.n_samples, seed)
+    def score(fake, more) -> dict:
         batch = Batch(fake, real, real_feats, space.embed(fake).cpu() if space else None, space, data,
-                      more=lambda n: generate(G, n, seed + 1), p=_prefix(space) if space else "")
+                      more=more, p=p)
         return {k: v for name in names for k, v in METRICS[name].compute(batch).items()}
+    settings["real_reference"] = _real_reference(score, data, ref[n:2 * n], names, settings, cache_dir)
+    return score, settings
+
+
+def _real_reference(score, data: Data, rows, names, settings, cache_dir) -> dict:
+    """The metrics of a second real sample (rows, disjoint from the reference), as if it were G's;
+    cached beside the feature classifier for image data (where embedding it costs seconds)."""
+    if len(rows) < MIN_REFERENCE_ROWS:
+        return {}
+    key = json.dumps([data.source, list(data.shape), len(rows), names, settings.get("classifier")],
+                     sort_keys=True, default=str)
+    path = Path(str(cache_dir)) / f"real_reference_{hashlib.sha1(key.encode()).hexdigest()[:12]}.json"
+    if data.is_image and path.is_file():
+        return json.loads(path.read_text())
+
+    def more(n):  # further real samples (Stacked MNIST's 26,000 for the mode count)
+        return data.batch(torch.randperm(len(data.x), generator=torch.Generator().manual_seed(2))[:n]
+                          .to(data.x.device))
+    values = {**score(data.batch(rows.to(data.x.device)), more), "n": len(rows)}
+    if data.is_image:
+        write_json(path, values)
+    return values
+
+
+def make_evaluator(data: Data, eval_cfg, cache_dir):
+    """A function G -> metrics dict (make_scorer on G's samples). Returns (fn, settings)."""
+    score, settings = make_scorer(data, eval_cfg, cache_dir)
+    if score is None:
+        return None, settings
+
+    def evaluate(G, seed: int = 0) -> dict:
+        return score(generate(G, settings["n_fake"], seed), lambda n: generate(G, n, seed + 1))
     return evaluate, settings
 
 

@@ -14,8 +14,8 @@ from gan_cli.config import ConfigError
 from gan_cli.headline import headline_metric
 from gan_cli.sweep import job_dirs, job_result
 
-SHOWN = ("classifier_fid", "fid_inception", "classes_covered", "modes_captured", "high_quality_pct",
-         "plane_fid", "precision", "recall")  # columns of the printed table (the files have all)
+SHOWN = ("classifier_fid", "fid_inception", "classes_covered", "mode_score", "modes_captured", "modes_hit",
+         "high_quality_pct", "precision", "recall")  # columns of the printed table (the files have all)
 
 
 def job_row(job_dir: Path) -> dict:

@@ -57,8 +57,8 @@ def ema_update(avg, net, decay: float) -> None:
 # and where and how it runs. Any other setting changes the experiment and is refused.
 RESUME_MAY_CHANGE = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every",
                      "train.n_samples", "train.resume", "train.progress", "train.diverged_exit_code",
-                     "train.threads", "train.precision", "train.channels_last", "train.compile", "device",
-                     "eval", "paths", "data.root", "data.download")
+                     "train.threads", "train.keep_snapshots", "train.precision", "train.channels_last",
+                     "train.compile", "device", "eval", "paths", "data.root", "data.download", "data.cache")
 
 
 def leaves(node, prefix: str = ""):

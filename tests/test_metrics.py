@@ -89,9 +89,20 @@ def test_mixture_modes_on_three_of_eight():
     assert result["modes_captured"] == result["modes_hit"] == 3
     assert result["high_quality_pct"] == pytest.approx(75.0)  # noise 0.005 is far inside 3 std = 0.06
     # One stray high-quality sample on mode 6: hit by the papers' rule (>= 1), not captured by
-    # the project's (>= 10% of a fair share of 400 / 8 = 50 samples, i.e. >= 5).
+    # the project's (>= 10% of a fair share of the 301 high-quality samples: 301 / 8 / 10 = 3.8).
     stray = M.mixture_modes(torch.cat([on_three, off, centres[6:7]]), centres, std=0.02)
     assert (stray["modes_captured"], stray["modes_hit"]) == (3, 4)
+    # PacGAN's reverse KL of the high-quality mode histogram: 3 equal modes of 8 -> log(8 / 3).
+    assert result["modes_kl"] == pytest.approx(math.log(8 / 3))
+    assert result["mode_score"] == pytest.approx(0.75 * 3 / 8)  # HQ share x exp(-KL)
+
+
+def test_mixture_modes_with_no_high_quality_sample():
+    from omegaconf import OmegaConf
+    centres = mixture_centres(OmegaConf.create({"name": "ring8", "radius": 2.0, "std": 0.02}))
+    result = M.mixture_modes(torch.zeros(10, 2), centres, std=0.02)
+    assert result["modes_captured"] == result["modes_hit"] == 0 and result["mode_score"] == 0.0
+    assert result["modes_kl"] == pytest.approx(math.log(8))  # as bad as one mode taking all
 
 
 def test_class_coverage_counts_and_kl():

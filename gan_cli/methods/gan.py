@@ -31,6 +31,7 @@ class GAN:
 
     def __init__(self, cfg, info: dict, device):
         self.info, self.game = info, make_game(cfg.loss)
+        self.reference = None  # the real data's metrics, once evaluator() has measured them
         G, D = build_models(cfg.model, tuple(info["shape"]), device, info.get("num_classes"))
         self.nets = {"G": G, "D": D}
         self.opts = {"g": build_optimizer(cfg.optim.g, G.parameters(), "optim.g"),
@@ -136,6 +137,7 @@ class GAN:
     def evaluator(self, data: Data, eval_cfg, cache_dir):
         """The metrics of G's samples against the real data (gan_cli/evaluate.py)."""
         evaluate, settings = make_evaluator(data, eval_cfg, cache_dir)
+        self.reference = settings.get("real_reference")  # the verdict's floor: real data, scored alike
         return (lambda nets, seed=0: evaluate(nets["G"], seed)) if evaluate else None, settings
 
     def snapshot(self, nets: dict, data: Data, seed: int = 0) -> dict:
@@ -145,4 +147,5 @@ class GAN:
     def verdict(self, history: list, evals: list, diverged_at=None, streak_min: int = 3) -> list:
         k, image = self.info.get("num_classes"), len(self.info["shape"]) == 3
         return verdict(history, evals, diverged_at, critic=self.game.critic, streak_min=streak_min,
-                       num_modes=None if image else k, num_classes=k if image else None)
+                       num_modes=None if image else k, num_classes=k if image else None,
+                       reference=self.reference)

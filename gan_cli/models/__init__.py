@@ -14,6 +14,7 @@ from gan_cli.config import ConfigError
 from gan_cli.models.conditional import ConditionalDiscriminator, ConditionalGenerator, spectral_norm_
 from gan_cli.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_cli.models.mlp import MLPDiscriminator, MLPGenerator
+from gan_cli.models.remedies import Packed, add_minibatch_std, packed_shape
 from gan_cli.models.slides import SlidesDiscriminator, SlidesGenerator
 from gan_cli.options import Count, check_options, plain
 
@@ -36,8 +37,21 @@ LEGACY_TARGETS = {f"gan_cli.models.{pair.G.__name__}": (name, "g") for name, pai
                  {f"gan_cli.models.{pair.D.__name__}": (name, "d") for name, pair in MODELS.items()}
 
 
-def _shared(name: str, z_dim: Count, conditional: bool = False, spectral_norm: bool = False):
+def _shared(name: str, z_dim: Count, conditional: bool = False, spectral_norm: bool = False,
+            pack: Count = 1, minibatch_std: bool = False):
     """The model keys every architecture has (their types and ranges, for check_options)."""
+
+
+# Model keys added after checkpoints were written, with the value that reproduces those runs.
+ADDED_KEYS = {"pack": 1, "minibatch_std": False}
+
+
+def with_added_keys(model: dict) -> dict:
+    """A stored model config of a registered model with the later keys filled in, so an older
+    run resumes under today's config (which names them)."""
+    if not isinstance(model, dict) or model.get("name") not in MODELS:
+        return model
+    return {**ADDED_KEYS, **model}
 
 
 def model_options(model_cfg) -> tuple[Pair, dict]:
@@ -84,12 +98,17 @@ def build_generator(model_cfg, shape, num_classes=None) -> nn.Module:
 
 
 def build_discriminator(model_cfg, shape, num_classes=None) -> nn.Module:
-    """D for model.name, with spectral normalisation when model.spectral_norm, and conditional
-    on the class when model.conditional."""
+    """D for model.name: on packs of model.pack samples (PacGAN), with a minibatch-std feature
+    before its last layer when model.minibatch_std, spectral normalisation when
+    model.spectral_norm, and conditional on the class when model.conditional (the one-hot goes
+    with each sample into its pack)."""
     pair, top = model_options(model_cfg)
-    k = _classes(top, num_classes)
-    D = pair.D(shape=(shape[0] + k, *shape[1:]), z_dim=top["z_dim"], **_net_options(pair.D, model_cfg, "d"))
+    k, pack = _classes(top, num_classes), top.get("pack", 1)
+    inner = packed_shape((shape[0] + k, *shape[1:]), pack)
+    D = pair.D(shape=inner, z_dim=top["z_dim"], **_net_options(pair.D, model_cfg, "d"))
+    D = add_minibatch_std(D, f"model={top['name']}") if top.get("minibatch_std", False) else D
     D = spectral_norm_(D) if top.get("spectral_norm", False) else D
+    D = Packed(D, pack) if pack > 1 else D
     return ConditionalDiscriminator(D, k) if k else D
 
 
