@@ -307,14 +307,21 @@ def test_sample_translate_writes_images(digits_run, tmp_path):
     assert result.returncode == 0 and f"wrote {out}" in result.stdout and (out / "0.png").is_file()
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["mode=translate"], "mode=translate needs input="),
-    (["mode=translate", "input=/no/such/folder"], "input=/no/such/folder is not a folder"),
-    (["mode=translate", "input=.", "direction=sideways"], "direction=sideways is not allowed: one of a2b"),
-    (["mode=grid"], "mode=grid is not allowed for method=cyclegan: one of translate"),
+@pytest.mark.parametrize("mode,options,needle", [
+    ("translate", {}, "mode=translate needs input="),
+    ("translate", {"input": "/no/such/folder"}, "input=/no/such/folder is not a folder"),
+    ("grid", {}, "mode=grid is not allowed for method=cyclegan: one of translate"),
 ])
-def test_sample_translate_bad_input(digits_run, args, needle):
-    one_line_error(run_gan("sample", f"checkpoint={digits_run}", *args), needle)
+def test_sample_translate_bad_input(digits_run, mode, options, needle):
+    from gan_cli.sample import sample
+    with pytest.raises(ConfigError) as e:
+        sample(digits_run, mode=mode, device="cpu", options=options)
+    assert needle in str(e.value)
+
+
+def test_sample_translate_bad_direction_is_one_line(digits_run):
+    result = run_gan("sample", f"checkpoint={digits_run}", "mode=translate", "input=.", "direction=sideways")
+    one_line_error(result, "direction=sideways is not allowed: one of a2b, b2a")
 
 
 def test_gan_eval_on_a_translation_checkpoint(digits_run, cache_dir):
