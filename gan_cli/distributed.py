@@ -116,13 +116,17 @@ def in_sync(nets: dict) -> bool:
     gradients reach the same optimizers). Recorded in results.json under torchrun."""
     if world() == 1:
         return True
-    same = True
+    same, device = True, None
     for net in nets.values():
-        flat = torch.cat([p.detach().flatten() for p in net.parameters()])
+        params = [p.detach().flatten() for p in net.parameters()]
+        if not params:  # buffers only (an image pool): each rank keeps its own
+            continue
+        flat = torch.cat(params)
+        device = flat.device
         ref = flat.clone()
         dist.broadcast(ref, 0)
         same = same and torch.equal(flat, ref)
-    return not any_rank(not same, flat.device)
+    return not any_rank(not same, device)
 
 
 def join_submitit_tasks() -> None:

@@ -126,6 +126,8 @@ def prepare(method, t) -> None:
     """train.channels_last and train.compile on every net, by name; a net the method marks as
     unable to compile (method.no_compile: name -> why) stays eager with one warning."""
     for name, net in method.nets.items():
+        if not any(True for _ in net.parameters()):  # buffers only (an image pool): nothing to run faster
+            continue
         if t.get("channels_last"):
             net.to(memory_format=torch.channels_last)  # 4-D weights only: a no-op for an MLP
         if t.get("compile"):
@@ -167,7 +169,8 @@ def resume_from(cfg, info: dict, method, averaged: dict, device) -> tuple[int, d
 
 def log_start(writer: SummaryWriter, cfg, data: Data, method, device) -> None:
     """Parameter counts, data source and the resolved config, to the log and TensorBoard."""
-    log.info(" | ".join(f"{name}: {count_params(net):,} parameters" for name, net in method.nets.items()))
+    log.info(" | ".join(f"{name}: {count_params(net):,} parameters" for name, net in method.nets.items()
+                        if count_params(net)))  # not the nets that are only state (image pools)
     log.info(f"Data: {data.source}, shape {data.shape}, device {device}")
     writer.add_text("data/source", data.source)
     yaml = OmegaConf.to_yaml(cfg, resolve=True)
@@ -188,7 +191,8 @@ def log_diagnostics(writer, step: int, stats: dict, method, view: dict, probe: d
     for key, value in entry.items():
         if key in method.tags:
             writer.add_scalar(method.tags[key], value, step)
-    extra = {f"grad_norm_{name.lower()}": grad_norm(net) for name, net in method.nets.items()}
+    extra = {f"grad_norm_{name.lower()}": grad_norm(net) for name, net in method.nets.items()
+             if count_params(net)}
     extra.update(method.diagnostics(view, probe))
     for key, value in extra.items():
         writer.add_scalar(f"diag/{key}", value, step)

@@ -82,6 +82,8 @@ class SampleConfig:
     steps: int = MISSING
     arithmetic: Arithmetic = field(default_factory=Arithmetic)
     k: int = MISSING
+    input: str | None = MISSING
+    direction: str = MISSING
     paths: DataDir = field(default_factory=DataDir)
 
 
@@ -137,6 +139,37 @@ class ImageFolderData:
 
 
 @dataclass
+class DomainPairData:
+    """conf/data/digits2mnist.yaml."""
+    name: str = MISSING
+
+
+@dataclass
+class InvertedPairData(DomainPairData):
+    """conf/data/mnist2inverted.yaml."""
+    data_seed: int = MISSING
+
+
+@dataclass
+class UnpairedData(DomainPairData):
+    """conf/data/unpaired.yaml."""
+    path: str = MISSING
+    image_size: int = MISSING
+    channels: int = MISSING
+
+
+@dataclass
+class TranslationMethod:
+    """conf/method/{cyclegan,discogan}.yaml (ranges: gan_cli/methods/translate.py)."""
+    name: str = MISSING
+    lambda_cyc: float = MISSING
+    lambda_idt: float = MISSING
+    cycle_distance: str = MISSING
+    pool_size: int = MISSING
+    decay_from: float = MISSING
+
+
+@dataclass
 class Ring8Data:
     name: str = MISSING
     n_points: int = MISSING
@@ -187,7 +220,9 @@ class WganGpLoss:
 SCHEMAS = {
     "train": TrainConfig, "sample": SampleConfig, "evaluate": EvalConfig, "eval": EvalSettings,
     "data_torchvision": TorchvisionData, "data_mnist": MnistData, "data_stacked_mnist": StackedMnistData,
-    "data_image_folder": ImageFolderData,
+    "data_image_folder": ImageFolderData, "data_domain_pair": DomainPairData,
+    "data_inverted_pair": InvertedPairData, "data_unpaired": UnpairedData,
+    "method_translation": TranslationMethod,
     "data_ring8": Ring8Data, "data_grid25": Grid25Data,
     "loss": Loss, "loss_cross_entropy": CrossEntropyLoss, "loss_wgan": WganLoss, "loss_wgan_gp": WganGpLoss,
 }

@@ -14,6 +14,8 @@ from gan_cli.run import train
 
 CONF = Path(conf_dir())
 GROUPS = ("data", "model", "loss", "optim")
+TWO_DOMAINS = ("digits2mnist", "mnist2inverted", "unpaired")
+TRANSLATION_MODELS = {"resnet_patchgan": "cyclegan", "discogan": "discogan"}  # model -> a method it fits
 
 
 def options(group):
@@ -48,7 +50,12 @@ def datasets(tmp_path, monkeypatch):
     images.mkdir(parents=True)
     for i in range(6):
         Image.fromarray(np.full((40, 50, 3), 40 * i, np.uint8)).save(images / f"{i}.png")
-    return {"root": root, "images": tmp_path / "images"}
+    for side in ("trainA", "trainB"):  # two unpaired domains in the CycleGAN datasets' layout
+        (tmp_path / "unpaired" / side).mkdir(parents=True)
+        for i in range(3):
+            image = Image.fromarray(np.full((20, 20, 3), 50 * i, np.uint8))
+            image.save(tmp_path / "unpaired" / side / f"{i}.png")
+    return {"root": root, "images": tmp_path / "images", "unpaired": tmp_path / "unpaired"}
 
 
 def data_overrides(name, datasets):
@@ -59,6 +66,10 @@ def data_overrides(name, datasets):
         return common + ["data=image_folder", f"data.path={datasets['images']}", "data.image_size=32"]
     if name == "stacked_mnist":
         return common + ["data=stacked_mnist", "data.download=false", "data.n_images=64"]
+    if name in TWO_DOMAINS:  # the two-domain methods' data, with narrow translation networks
+        path = [f"data.path={datasets['unpaired']}", "data.image_size=16"] if name == "unpaired" else []
+        return common + ["method=cyclegan", f"data={name}", *path, "model.g.width=4", "model.g.blocks=1",
+                         "model.d.width=4"]
     return common + [f"data={name}", "data.n_points=500"]
 
 
@@ -76,15 +87,22 @@ def run_tiny(tmp_path, overrides):
 
 @pytest.mark.parametrize("name", options("data"))
 def test_every_data_option_trains(name, datasets, tmp_path):
-    overrides = data_overrides(name, datasets) + [f"model={model_for(name)}", "model.g.width=8"
-                                                  if model_for(name) == "dcgan" else "model.z_dim=2"]
+    overrides = data_overrides(name, datasets)
+    if name not in TWO_DOMAINS:
+        overrides += [f"model={model_for(name)}", "model.g.width=8" if model_for(name) == "dcgan"
+                      else "model.z_dim=2"]
     cfg, results = run_tiny(tmp_path, overrides)
     assert results["data_source"]
 
 
 @pytest.mark.parametrize("name", options("model"))
 def test_every_model_option_trains(name, datasets, tmp_path):
-    run_tiny(tmp_path, data_overrides("mnist", datasets) + [f"model={name}"])
+    if name in TRANSLATION_MODELS:  # image-to-image networks: a two-domain method on two domains
+        overrides = [f"method={TRANSLATION_MODELS[name]}", "data=digits2mnist", f"model={name}",
+                     "model.g.width=4", "model.d.width=4"]
+    else:
+        overrides = data_overrides("mnist", datasets) + [f"model={name}"]
+    run_tiny(tmp_path, overrides)
 
 
 @pytest.mark.parametrize("group", ["loss", "optim", "eval"])

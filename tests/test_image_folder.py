@@ -49,7 +49,7 @@ def test_any_change_decodes_again(change, folder, monkeypatch):
     load_data(data_cfg(folder), "cpu")
     decoded = []
     real_open = data_module._open_image
-    monkeypatch.setattr(data_module, "_open_image", lambda f, mode: decoded.append(f) or real_open(f, mode))
+    monkeypatch.setattr(data_module, "_open_image", lambda f, *rest: decoded.append(f) or real_open(f, *rest))
     extra, expected = [], 5
     target = folder / "sub" / "0.png"
     if change == "add":

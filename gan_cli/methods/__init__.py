@@ -4,7 +4,8 @@ A method is a class built as `Method(cfg, info, device)` (info: the data record 
 `info(data)` static method writes into every checkpoint), with:
 
     nets, opts     dicts of every network and optimizer by name: the runner moves, checkpoints,
-                   resumes and averages them by name, without knowing what they are
+                   resumes and averages them by name, without knowing what they are (a net
+                   without parameters is state kept in buffers, e.g. CycleGAN's image pools)
     averaged       names of the nets whose moving average (train.ema) draws samples and metrics
     tags           step() stat key -> TensorBoard tag
     step(data, it) one iteration (it: 1-based); returns detached 0-d tensors
@@ -21,8 +22,10 @@ copies in place of the trained ones when train.ema is on.
 
 from gan_cli.config import ConfigError
 from gan_cli.methods.gan import GAN
+from gan_cli.methods.translate import CycleGAN
 
-METHODS = {"gan": GAN}
+# DiscoGAN is CycleGAN's two-domain game with other settings (conf/method/discogan.yaml)
+METHODS = {"gan": GAN, "cyclegan": CycleGAN, "discogan": CycleGAN}
 
 
 def method_class(method_cfg) -> type:

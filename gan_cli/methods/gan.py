@@ -10,6 +10,7 @@ Everything around the iteration (logging, checkpoints, resume) is the runner's: 
 
 import torch
 
+from gan_cli.config import ConfigError
 from gan_cli.data import Data
 from gan_cli.evaluate import make_evaluator, snapshot_diagnostics
 from gan_cli.health import diversity, verdict
@@ -48,6 +49,8 @@ class GAN:
     @staticmethod
     def info(data: Data) -> dict:
         """What rebuilding G and D needs to know about the data, without loading it."""
+        if not isinstance(data, Data):
+            raise ConfigError(f"{data.source} holds two domains: use method=cyclegan | discogan")
         record = {"shape": list(data.shape), "source": data.source, "num_classes": data.num_classes}
         if not data.is_image:
             record["plot_limit"] = plot_limit(data.x)

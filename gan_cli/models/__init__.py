@@ -3,6 +3,8 @@
 Nothing read from a file chooses code: `model.name` picks a pair below, and only plain
 values (checked against the constructors' annotated signatures) reach the constructors.
 Every D returns logits; G's output matches the data's shape, which comes from the dataset.
+Pairs marked `translates` map images to images (two-domain methods: cyclegan, discogan);
+the others map noise to data (method=gan).
 """
 
 from dataclasses import dataclass
@@ -16,6 +18,12 @@ from gan_cli.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_cli.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_cli.models.remedies import Packed, add_minibatch_std, packed_shape
 from gan_cli.models.slides import SlidesDiscriminator, SlidesGenerator
+from gan_cli.models.translate import (
+    EncoderDecoderGenerator,
+    EncoderDiscriminator,
+    PatchDiscriminator,
+    ResnetGenerator,
+)
 from gan_cli.options import Count, check_options, plain
 
 
@@ -23,13 +31,18 @@ from gan_cli.options import Count, check_options, plain
 class Pair:
     G: type
     D: type
+    translates: bool = False  # G maps images of one domain to another (not noise to data)
 
 
 MODELS = {
     "mlp": Pair(MLPGenerator, MLPDiscriminator),
     "dcgan": Pair(DCGANGenerator, DCGANDiscriminator),
     "slides_mnist": Pair(SlidesGenerator, SlidesDiscriminator),
+    "resnet_patchgan": Pair(ResnetGenerator, PatchDiscriminator, translates=True),
+    "discogan": Pair(EncoderDecoderGenerator, EncoderDiscriminator, translates=True),
 }
+NOISE_MODELS = [name for name, pair in MODELS.items() if not pair.translates]
+TRANSLATION_MODELS = [name for name, pair in MODELS.items() if pair.translates]
 
 # gan-cli 0.1 stored `_target_` strings in a checkpoint's model config; these (and only these)
 # are recognised when such a checkpoint is loaded, then dropped.
@@ -66,7 +79,17 @@ def model_options(model_cfg) -> tuple[Pair, dict]:
 
 
 def _net_options(cls, model_cfg, net: str) -> dict:
-    return check_options(cls, plain(plain(model_cfg).get(net)), f"model.{net}")
+    return check_options(cls, plain(plain(model_cfg).get(net)), f"model.{net}",
+                         skip=("self", "shape", "z_dim", "params", "out_channels"))  # from the data
+
+
+def _kind(pair: Pair, model_cfg, translates: bool) -> None:
+    """Noise-to-data pairs for method=gan, image-to-image pairs for the two-domain methods."""
+    if pair.translates != translates:
+        name = plain(model_cfg).get("name")
+        allowed = TRANSLATION_MODELS if translates else NOISE_MODELS
+        what = "two-domain methods (cyclegan, discogan)" if translates else "method=gan"
+        raise ConfigError(f"model={name} does not fit {what}: use model={' | '.join(allowed)}")
 
 
 def check_model(model_cfg) -> None:
@@ -90,6 +113,7 @@ def build_generator(model_cfg, shape, num_classes=None) -> nn.Module:
     """G for model.name; conditional on the class when model.conditional (G.conditional, and
     G.num_classes = K, else 0)."""
     pair, top = model_options(model_cfg)
+    _kind(pair, model_cfg, translates=False)
     k, z_dim = _classes(top, num_classes), top["z_dim"]
     G = pair.G(shape=tuple(shape), z_dim=z_dim + k, **_net_options(pair.G, model_cfg, "g"))
     G = ConditionalGenerator(G, z_dim, k) if k else G
@@ -103,6 +127,7 @@ def build_discriminator(model_cfg, shape, num_classes=None) -> nn.Module:
     model.spectral_norm, and conditional on the class when model.conditional (the one-hot goes
     with each sample into its pack)."""
     pair, top = model_options(model_cfg)
+    _kind(pair, model_cfg, translates=False)
     k, pack = _classes(top, num_classes), top.get("pack", 1)
     inner = packed_shape((shape[0] + k, *shape[1:]), pack)
     D = pair.D(shape=inner, z_dim=top["z_dim"], **_net_options(pair.D, model_cfg, "d"))
@@ -116,6 +141,23 @@ def build_models(model_cfg, shape, device, num_classes=None) -> tuple[nn.Module,
     """G and D for the data's shape, on device."""
     G = build_generator(model_cfg, shape, num_classes)
     return G.to(device), build_discriminator(model_cfg, shape, num_classes).to(device)
+
+
+def build_translators(model_cfg, shape_a, shape_b, device) -> dict[str, nn.Module]:
+    """G_AB: A -> B, G_BA: B -> A, and D_A, D_B judging images of A and of B, on device
+    (spectral normalisation on both Ds when model.spectral_norm)."""
+    pair, top = model_options(model_cfg)
+    _kind(pair, model_cfg, translates=True)
+    if top.get("conditional", False):
+        raise ConfigError(f"model.conditional=true is not allowed with model={plain(model_cfg)['name']}: "
+                          "translation networks take no class label")
+    g, d = _net_options(pair.G, model_cfg, "g"), _net_options(pair.D, model_cfg, "d")
+    a, b = tuple(shape_a), tuple(shape_b)
+    nets = {"G_AB": pair.G(shape=a, out_channels=b[0], **g), "G_BA": pair.G(shape=b, out_channels=a[0], **g),
+            "D_A": pair.D(shape=a, **d), "D_B": pair.D(shape=b, **d)}
+    for name in ("D_A", "D_B"):
+        nets[name] = spectral_norm_(nets[name]) if top.get("spectral_norm", False) else nets[name]
+    return {name: net.to(device) for name, net in nets.items()}
 
 
 def load_weights(net: nn.Module, state: dict, what: str) -> nn.Module:
