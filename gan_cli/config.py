@@ -108,6 +108,8 @@ def validate_loss(loss) -> None:
     _in_range(loss, "r1_gamma", "loss.", 0)
     if "label_smoothing" in loss:
         _in_range(loss, "label_smoothing", "loss.", 0, 1, "must be in [0, 1)")
+    if "drift" in loss:
+        _in_range(loss, "drift", "loss.", 0)
     if "clip" in loss:
         _positive(loss, "clip", "loss.", "WGAN needs clipping > 0 (0.01 in the paper); "
                   "use loss=wgan_gp for a gradient penalty instead")

@@ -179,12 +179,21 @@ class WganGpLoss:
     r1_gamma: float = MISSING
 
 
+@dataclass
+class WganGpDriftLoss:
+    name: str = MISSING
+    gp_weight: float = MISSING
+    drift: float = MISSING
+    r1_gamma: float = MISSING
+
+
 SCHEMAS = {
     "train": TrainConfig, "sample": SampleConfig, "evaluate": EvalConfig, "eval": EvalSettings,
     "data_torchvision": TorchvisionData, "data_mnist": MnistData, "data_stacked_mnist": StackedMnistData,
     "data_image_folder": ImageFolderData,
     "data_ring8": Ring8Data, "data_grid25": Grid25Data,
     "loss": Loss, "loss_cross_entropy": CrossEntropyLoss, "loss_wgan": WganLoss, "loss_wgan_gp": WganGpLoss,
+    "loss_wgan_gp_drift": WganGpDriftLoss,
 }
 
 
