@@ -158,6 +158,8 @@ def validate_sample(cfg: DictConfig) -> None:
     _at_least(cfg, "n", 1, "")
     _at_least(cfg, "k", 1, "", " (nearest: training neighbours per sample)")
     _check(cfg.label is None or cfg.label >= 0, "label", cfg.label, "a class index >= 0, or null")
+    _check(0 < cfg.truncation <= 1, "truncation", cfg.truncation, "psi in (0, 1]; 1 = no truncation")
+    _check(len(cfg.mix_seeds) >= 1, "mix_seeds", list(cfg.mix_seeds), "a non-empty list of seeds")
 
 
 def validate_evaluate(cfg: DictConfig) -> None:

@@ -78,6 +78,8 @@ class SampleConfig:
     steps: int = MISSING
     arithmetic: Arithmetic = field(default_factory=Arithmetic)
     k: int = MISSING
+    truncation: float = MISSING
+    mix_seeds: list[int] = MISSING
     paths: DataDir = field(default_factory=DataDir)
 
 
