@@ -56,7 +56,8 @@ def wgan_g(*, fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
 
-def wgan_drift_d(*, real_logits: torch.Tensor, fake_logits: torch.Tensor, drift: float = 0.001) -> torch.Tensor:
+def wgan_drift_d(*, real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                 drift: float = 0.001) -> torch.Tensor:
     """ProGAN's critic cost (Karras et al. 2018, App. A.1): WGAN's plus drift * E s(x)^2, so the
     scores do not drift far from 0 (the gradient penalty is added in the loop, as for wgan_gp)."""
     return wgan_d(real_logits=real_logits, fake_logits=fake_logits) + drift * real_logits.square().mean()

@@ -49,7 +49,8 @@ def style_mix_grid(G, rows, columns, device) -> torch.Tensor:
     coarse = w_r[:, None, None].expand(-1, len(columns), cut, -1)          # (R, C, cut, w_dim)
     fine = w_c[None, :, None].expand(len(rows), -1, n - cut, -1)           # (R, C, n - cut, w_dim)
     cells = G.synthesize(torch.cat([coarse, fine], 2).flatten(0, 1))      # (R*C, ch, H, W)
-    sources_r, sources_c = G.synthesize(w_r[:, None].expand(-1, n, -1)), G.synthesize(w_c[:, None].expand(-1, n, -1))
+    sources_r = G.synthesize(w_r[:, None].expand(-1, n, -1))
+    sources_c = G.synthesize(w_c[:, None].expand(-1, n, -1))
     blank = torch.ones_like(cells[:1])
     grid = [torch.cat([blank, sources_c])]
     for i in range(len(rows)):

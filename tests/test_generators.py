@@ -2,17 +2,21 @@
 progressive schedule, and draw truncated, style-mixed and W-interpolated samples."""
 
 import pytest
+import test_config
 import torch
 from conftest import TINY, compose_train, one_line_error, run_gan
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
-from test_config import data_overrides, datasets  # noqa: F401  (datasets: the fixture)
 
+from gan_cli.config import ConfigError, validate_sample
 from gan_cli.losses import make_game, wgan_drift_d
 from gan_cli.models import build_generator
 from gan_cli.models.biggan import truncated_normal
 from gan_cli.models.progan import progan_phase
 from gan_cli.run import train
+from gan_cli.sample import sample
+
+data_overrides, datasets = test_config.data_overrides, test_config.datasets  # the offline data fixture
 
 SMALL = {"progan": ["model.z_dim=8", "model.g.width=8", "model.d.width=8"],
          "stylegan": ["model.z_dim=8", "model.g.width=8", "model.d.width=8", "model.g.w_dim=8",
@@ -21,6 +25,14 @@ SMALL = {"progan": ["model.z_dim=8", "model.g.width=8", "model.d.width=8"],
 ACCEPTS = {"progan": ["mnist", "fashion_mnist", "cifar10", "image_folder"],
            "stylegan": ["mnist", "fashion_mnist", "cifar10", "image_folder"],
            "biggan": ["mnist", "fashion_mnist", "cifar10"]}  # labelled data only
+
+
+def compose_sample(overrides):
+    from hydra import compose, initialize_config_dir
+
+    from gan_cli.cli import conf_dir
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        return compose("sample", overrides=overrides)
 
 
 def tiny(model, data, datasets, extra=()):
@@ -71,7 +83,8 @@ def assert_same(a, b):
         assert all(torch.equal(a["nets"][net][k], b["nets"][net][k]) for k in a["nets"][net]), net
 
 
-@pytest.mark.parametrize("model", ["progan", "stylegan", "biggan"])
+@pytest.mark.parametrize("model", ["progan", pytest.param("stylegan", marks=pytest.mark.slow),
+                                   pytest.param("biggan", marks=pytest.mark.slow)])
 def test_resume_is_exact(model, datasets, tmp_path):
     """8 steps straight = 4 steps + resume to 8; progan crosses phase boundaries (2 steps a phase)."""
     extra = ["model.phase_steps=2"] if model == "progan" else []
@@ -92,10 +105,10 @@ def test_biggan_refuses_unlabelled_data_and_unconditional(datasets, tmp_path):
     result = run_gan("train", *TINY, *data_overrides("image_folder", datasets), "model=biggan",
                      f"hydra.run.dir={tmp_path / 'run'}")
     one_line_error(result, "model=biggan", "labelled data")
-    result = run_gan("train", *TINY, "model=biggan", "model.conditional=false", f"hydra.run.dir={tmp_path / 'r'}")
-    one_line_error(result, "model.conditional=false", "biggan")
-    result = run_gan("train", *TINY, "model=biggan", "model.g.attention=20", f"hydra.run.dir={tmp_path / 'r2'}")
-    one_line_error(result, "model.g.attention=20", "7, 14, 28")
+    with pytest.raises(ConfigError, match="model.conditional=false is not allowed for model=biggan"):
+        train(tiny("biggan", "mnist", datasets, ["model.conditional=false"]), tmp_path / "r")
+    with pytest.raises(ConfigError, match="model.g.attention=20 is not allowed for 28x28 data: one of 7, 14"):
+        train(tiny("biggan", "mnist", datasets, ["model.g.attention=20"]), tmp_path / "r2")
 
 
 def test_biggan_truncation_and_orthogonal_regularisation():
@@ -132,20 +145,22 @@ def checkpoints(tmp_path_factory):
 
 
 def test_truncation_style_mix_and_w_interpolation_write_pngs(checkpoints, tmp_path):
-    out = {name: tmp_path / f"{name}.png" for name in ("mix", "trunc", "full", "interp", "big")}
+    out = {name: tmp_path / f"{name}.png" for name in ("mix", "trunc", "full", "interp", "big", "big1")}
     s = checkpoints["stylegan"]
-    for args, path in ((["mode=style_mix", "seeds=[0,1]", "mix_seeds=[2,3,4]"], out["mix"]),
-                       (["truncation=0.5", "n=4"], out["trunc"]), (["n=4"], out["full"]),
-                       (["mode=interpolate", "truncation=0.7", "steps=3"], out["interp"])):
-        result = run_gan("sample", f"checkpoint={s}", f"out={path}", "device=cpu", *args)
-        assert result.returncode == 0, result.stderr
-    assert Image.open(out["mix"]).size == Image.open(out["mix"]).size and out["mix"].is_file()
+    result = run_gan("sample", f"checkpoint={s}", f"out={out['mix']}", "device=cpu", "mode=style_mix",
+                     "seeds=[0,1]", "mix_seeds=[2,3,4]", "truncation=0.7")  # the real CLI, once
+    assert result.returncode == 0 and f"wrote {out['mix']}" in result.stdout, result.stderr
     mix = Image.open(out["mix"])
     assert mix.size[0] > mix.size[1]  # 3 rows of 4 cells: wider than tall
+    options = {"seeds": [0, 1], "steps": 3, "truncation": 0.5}
+    sample(s, n=4, out=out["trunc"], device="cpu", options=options)
+    sample(s, n=4, out=out["full"], device="cpu")
+    sample(s, out=out["interp"], device="cpu", mode="interpolate", options=options)
     assert Image.open(out["trunc"]).tobytes() != Image.open(out["full"]).tobytes()
-    result = run_gan("sample", f"checkpoint={checkpoints['biggan']}", f"out={out['big']}", "device=cpu",
-                     "truncation=0.5", "n=20")
-    assert result.returncode == 0 and out["big"].is_file(), result.stderr
+    assert Image.open(out["interp"]).size[0] > Image.open(out["interp"]).size[1]  # 2 strips of 3
+    sample(checkpoints["biggan"], n=20, out=out["big"], device="cpu", options=options)
+    sample(checkpoints["biggan"], n=20, out=out["big1"], device="cpu")
+    assert Image.open(out["big"]).tobytes() != Image.open(out["big1"]).tobytes()
 
 
 def test_stylegan_truncation_to_zero_draws_the_mean_w(checkpoints):
@@ -167,6 +182,16 @@ def test_truncation_and_style_mix_refused_on_other_models(checkpoints, tmp_path)
     d = checkpoints["dcgan"]
     one_line_error(run_gan("sample", f"checkpoint={d}", "mode=style_mix", f"out={tmp_path / 'a.png'}"),
                    "mode=style_mix", "model=stylegan", "dcgan")
-    one_line_error(run_gan("sample", f"checkpoint={d}", "truncation=0.5", f"out={tmp_path / 'b.png'}"),
-                   "truncation=0.5", "model=stylegan or model=biggan")
-    one_line_error(run_gan("sample", f"checkpoint={d}", "truncation=1.5"), "truncation=1.5", "(0, 1]")
+    with pytest.raises(ConfigError, match="truncation=0.5 needs model=stylegan or model=biggan; this "
+                                          "checkpoint's model is dcgan"):
+        sample(d, out=tmp_path / "b.png", device="cpu", options={"truncation": 0.5})
+    bad = compose_sample([f"checkpoint={d}", "truncation=1.5"])
+    with pytest.raises(ConfigError, match=r"truncation=1.5 is not allowed: psi in \(0, 1\]"):
+        validate_sample(bad)
+
+
+def test_conditional_progan_follows_the_schedule(datasets, tmp_path):
+    """model.conditional=true wraps G and D; the schedule still reaches them (step 4: 14 px, fading)."""
+    cfg = tiny("progan", "mnist", datasets, ["model.conditional=true", "model.phase_steps=2"])
+    results = train(cfg, tmp_path / "run")
+    assert results["final"]["progan_resolution"] == 14 and results["final"]["progan_alpha"] == 0.5

@@ -5,18 +5,17 @@ values (checked against the constructors' annotated signatures) reach the constr
 Every D returns logits; G's output matches the data's shape, which comes from the dataset.
 """
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import inspect
 
 import torch
 from torch import nn
 
 from gan_cli.config import ConfigError
+from gan_cli.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gan_cli.models.conditional import ConditionalDiscriminator, ConditionalGenerator, spectral_norm_
 from gan_cli.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from gan_cli.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gan_cli.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_cli.models.progan import ProGANDiscriminator, ProGANGenerator, progan_options
 from gan_cli.models.slides import SlidesDiscriminator, SlidesGenerator
@@ -60,7 +59,8 @@ def model_options(model_cfg) -> tuple[Pair, dict]:
         raise ConfigError(f"model.name={name} is not allowed: one of {', '.join(MODELS)}")
     pair = MODELS[name]
     top = {k: v for k, v in cfg.items() if k not in ("g", "d")}
-    extra = {k: top.pop(k) for k in list(top) if pair.both and k in inspect.signature(pair.both).parameters}
+    both = inspect.signature(pair.both).parameters if pair.both else {}
+    extra = {k: top.pop(k) for k in list(top) if k in both}
     top = check_options(_shared, top, "model", skip=())
     if pair.labelled and not top.get("conditional"):
         raise ConfigError(f"model.conditional=false is not allowed for model={name}: it is class-conditional "
@@ -87,7 +87,8 @@ def _classes(top: dict, num_classes) -> int:
     if not top.get("conditional", False):
         return 0
     if not num_classes:
-        raise ConfigError(f"model={top['name']} with model.conditional=true needs labelled data (mnist, fashion_mnist, cifar10, "
+        raise ConfigError(f"model={top['name']} with model.conditional=true needs labelled data "
+                          "(mnist, fashion_mnist, cifar10, "
                           "ring8, grid25); this data has no labels")
     return int(num_classes)
 
@@ -130,15 +131,16 @@ def follow_step(nets: dict, step: int) -> dict:
     """Nets whose shape follows the training step (progan's phases) set it from `step`, a pure
     function of it so that resume is exact; returns their stats, e.g. {'progan_alpha': 0.5}."""
     stats = {}
-    for net in nets.values():
-        if hasattr(net, "follow_step"):
-            stats.update(net.follow_step(step))
+    for module in (m for net in nets.values() for m in net.modules()):  # also inside conditional wrappers
+        if hasattr(module, "follow_step"):
+            stats.update(module.follow_step(step))
     return stats
 
 
 def schedule_tags(nets: dict) -> dict:
     """TensorBoard tags of follow_step's stats (e.g. progan_alpha -> progan/alpha)."""
-    return {k: v for net in nets.values() for k, v in getattr(net, "schedule_tags", {}).items()}
+    modules = (m for net in nets.values() for m in net.modules())
+    return {k: v for m in modules for k, v in getattr(m, "schedule_tags", {}).items()}
 
 
 def load_weights(net: nn.Module, state: dict, what: str) -> nn.Module:

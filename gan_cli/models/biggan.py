@@ -69,8 +69,10 @@ class SelfAttention(nn.Module):
 
     def __init__(self, width: int):
         super().__init__()
-        self.theta, self.phi = nn.Conv2d(width, width // 8, 1, bias=False), nn.Conv2d(width, width // 8, 1, bias=False)
-        self.g, self.o = nn.Conv2d(width, width // 2, 1, bias=False), nn.Conv2d(width // 2, width, 1, bias=False)
+        self.theta = nn.Conv2d(width, width // 8, 1, bias=False)
+        self.phi = nn.Conv2d(width, width // 8, 1, bias=False)
+        self.g = nn.Conv2d(width, width // 2, 1, bias=False)
+        self.o = nn.Conv2d(width // 2, width, 1, bias=False)
         self.gamma = nn.Parameter(torch.zeros(()))
 
     def forward(self, x):  # (B, C, H, W) -> same
@@ -110,7 +112,8 @@ def truncated_normal(z: torch.Tensor, psi: float) -> torch.Tensor:
 
 
 class BigGANGenerator(nn.Module):
-    """[z_0] -> dense -> (width, base, base) -> UpBlock per doubling (+ attention) -> BN, ReLU, conv3, tanh."""
+    """[z_0] -> dense -> (width, base, base) -> UpBlock per doubling (+ attention) -> BN, ReLU, conv3,
+    tanh."""
 
     conditional = True  # build_generator sets it (and num_classes) explicitly as well
     biggan_truncation = True  # gan sample truncation=psi resamples |z| above a threshold
@@ -128,9 +131,11 @@ class BigGANGenerator(nn.Module):
         self.shared = nn.Embedding(num_classes, embed_dim)
         self.dense = nn.Linear(self.chunks[0], width * base * base)
         self.blocks = nn.ModuleList([UpBlock(width, embed_dim + c) for c in self.chunks[1:]])
-        self.attention_at = attention_size(attention, size, [base * 2**i for i in range(n + 1)], "model.g")
+        self.attention_at = attention_size(attention, size, [base * 2**i for i in range(n + 1)],
+                                           "model.g")
         self.attention = SelfAttention(width)
-        self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, shape[0], 3, padding=1), nn.Tanh())
+        self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, shape[0], 3, padding=1),
+                                 nn.Tanh())
         if spectral_norm:
             spectral_norm_(self)
         if ortho:
@@ -167,7 +172,8 @@ class BigGANDiscriminator(nn.Module):
         size = shape[-1]
         base, n = resolution_plan(size, "biggan")
         self.attention_at = attention_size(attention, size, [base * 2**i for i in range(n)], "model.d")
-        self.blocks = nn.ModuleList([DownBlock(shape[0] if i == 0 else width, width, i > 0) for i in range(n)])
+        self.blocks = nn.ModuleList([DownBlock(shape[0] if i == 0 else width, width, i > 0)
+                                     for i in range(n)])
         self.attention = SelfAttention(width)
         self.linear, self.embed = nn.Linear(width, 1), nn.Embedding(num_classes, width)
 

@@ -17,7 +17,8 @@ SQRT2 = math.sqrt(2)
 class EqualLinear(nn.Module):
     """y = (c W) x + b with W ~ N(0, 1/lr_mul^2) stored, c = lr_mul * gain / sqrt(in)."""
 
-    def __init__(self, n_in: int, n_out: int, gain: float = SQRT2, bias_init: float = 0.0, lr_mul: float = 1.0):
+    def __init__(self, n_in: int, n_out: int, gain: float = SQRT2, bias_init: float = 0.0,
+                 lr_mul: float = 1.0):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(n_out, n_in) / lr_mul)
         self.bias = nn.Parameter(torch.full((n_out,), float(bias_init)))

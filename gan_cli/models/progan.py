@@ -21,8 +21,16 @@ import torch
 from torch import nn
 
 from gan_cli.config import ConfigError
-from gan_cli.models.equalized import (SQRT2, EqualConv2d, EqualLinear, down, lrelu, minibatch_std,
-                                      pixel_norm, up)
+from gan_cli.models.equalized import (
+    SQRT2,
+    EqualConv2d,
+    EqualLinear,
+    down,
+    lrelu,
+    minibatch_std,
+    pixel_norm,
+    up,
+)
 from gan_cli.options import Count
 
 SCHEDULE_TAGS = {"progan_resolution": "progan/resolution", "progan_alpha": "progan/alpha"}

@@ -12,6 +12,7 @@ D: residual blocks with equalised learning rate, minibatch std, dense head (Styl
 """
 
 import math
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +21,6 @@ from torch import nn
 from gan_cli.models.equalized import SQRT2, EqualConv2d, EqualLinear, down, lrelu, minibatch_std, pixel_norm
 from gan_cli.models.progan import resolution_plan
 from gan_cli.options import Count, Fraction, Range
-from typing import Annotated
 
 Probability = Annotated[float, Range(0, 1)]
 
@@ -37,10 +37,12 @@ class ModulatedConv(nn.Module):
 
     def forward(self, x, w):  # (B, in, H, W), (B, w_dim) -> (B, out, H, W)
         b, c, h, wd = x.shape
-        weight = self.scale * self.weight[None] * self.affine(w)[:, None, :, None, None]  # (B, out, in, k, k)
+        style = self.affine(w)[:, None, :, None, None]                 # (B, 1, in, 1, 1)
+        weight = self.scale * self.weight[None] * style                # (B, out, in, k, k)
         if self.demodulate:
             weight = weight * torch.rsqrt(weight.square().sum((2, 3, 4), keepdim=True) + 1e-8)
-        out = F.conv2d(x.reshape(1, b * c, h, wd), weight.flatten(0, 1), padding=weight.shape[-1] // 2, groups=b)
+        out = F.conv2d(x.reshape(1, b * c, h, wd), weight.flatten(0, 1), padding=weight.shape[-1] // 2,
+                       groups=b)
         return out.view(b, -1, h, wd)
 
 
@@ -52,7 +54,8 @@ class StyleLayer(nn.Module):
         self.conv, self.upsample = ModulatedConv(n_in, n_out, 3, w_dim), upsample
         self.noise_strength = nn.Parameter(torch.zeros(()))
         self.bias = nn.Parameter(torch.zeros(n_out))
-        self.register_buffer("noise_const", torch.randn(1, 1, size, size, generator=torch.Generator().manual_seed(size)))
+        fixed = torch.randn(1, 1, size, size, generator=torch.Generator().manual_seed(size))
+        self.register_buffer("noise_const", fixed)
 
     def forward(self, x, w):
         if self.upsample:
@@ -80,8 +83,8 @@ class StyleGANGenerator(nn.Module):
     conditional, num_classes = False, 0
     w_space = True          # gan sample: interpolate in W, truncate towards w_avg, mode=style_mix
 
-    def __init__(self, shape, z_dim: int, width: Count = 64, w_dim: Count = 128, mapping_layers: Count = 8,
-                 mixing: Probability = 0.9, w_avg_beta: Fraction = 0.995):
+    def __init__(self, shape, z_dim: int, width: Count = 64, w_dim: Count = 128,
+                 mapping_layers: Count = 8, mixing: Probability = 0.9, w_avg_beta: Fraction = 0.995):
         super().__init__()
         base, n = resolution_plan(shape[-1], "stylegan")
         self.z_dim, self.mixing, self.beta, self.psi = z_dim, mixing, w_avg_beta, 1.0
@@ -103,7 +106,8 @@ class StyleGANGenerator(nn.Module):
         return w
 
     def styles(self, z):
-        """ws (B, num_ws, w_dim); in training, mixed from a second z beyond a random cut, and w_avg updated."""
+        """ws (B, num_ws, w_dim); in training, mixed from a second z beyond a random cut, and w_avg
+        updated."""
         w = self.map(z)
         ws = w[:, None].repeat(1, self.num_ws, 1)
         if self.training:
@@ -134,7 +138,8 @@ class StyleGANGenerator(nn.Module):
 
 
 class ResidualDown(nn.Module):
-    """StyleGAN2's resnet D block: (conv, LReLU, conv, LReLU, pool) + 1x1 skip of the pooled input, / sqrt 2."""
+    """StyleGAN2's resnet D block: (conv, LReLU, conv, LReLU, pool) + 1x1 skip of the pooled input,
+    over sqrt 2."""
 
     def __init__(self, width: int):
         super().__init__()
