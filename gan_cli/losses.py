@@ -114,6 +114,7 @@ class Game:
 LOSSES = {
     "minimax": (d_loss, g_loss_minimax, False),
     "nonsaturating": (d_loss, g_loss_nonsaturating, False),
+    "nonsaturating_r1": (d_loss, g_loss_nonsaturating, False),  # its config turns R1 on (StyleGAN)
     "wgan": (wgan_d, wgan_g, True),
     "wgan_gp": (wgan_d, wgan_g, True),
     "wgan_gp_drift": (wgan_drift_d, wgan_g, True),

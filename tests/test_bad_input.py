@@ -80,7 +80,7 @@ HYDRA_ERRORS = [
     case("train", ["train.stepz=3"], "train.stepz is not a known key", "steps, batch_size"),
     case("train", ["data=ring8", "data.radiuz=3"], "data.radiuz", "name, n_points, radius"),
     case("train", ["stepz=3"], "stepz", "the top-level keys are seed, device, train"),
-    case("train", ["model=resnet"], "model=resnet", "one of dcgan, mlp, slides_mnist"),
+    case("train", ["model=resnet"], "model=resnet", "one of biggan, dcgan, mlp, progan, slides_mnist"),
     case("train", ["sweep=nope"], "sweep=nope", "one of balance, conditional"),
     case("train", ["data=null"], "data=null", "a config group takes one of its options"),
     case("train", ["train.steps=[1"], "cannot parse 'train.steps=[1'"),

@@ -51,7 +51,7 @@ def test_model_trains_on_every_image_dataset(model, data, datasets, tmp_path):
 def test_models_pick_their_papers_loss_unless_told():
     picked = {m: compose_train([f"model={m}"]).loss for m in ("progan", "stylegan", "biggan", "dcgan")}
     assert picked["progan"].name == "wgan_gp_drift" and picked["progan"].drift == 0.001
-    assert picked["stylegan"].name == "nonsaturating" and picked["stylegan"].r1_gamma > 0
+    assert picked["stylegan"].name == "nonsaturating_r1" and picked["stylegan"].r1_gamma > 0
     assert picked["biggan"].name == "hinge" and picked["dcgan"].name == "nonsaturating"
     assert compose_train(["model=progan", "loss=hinge"]).loss.name == "hinge"  # the command line wins
 
