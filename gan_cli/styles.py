@@ -16,11 +16,16 @@ def _model(ckpt: dict) -> str:
     return ckpt["config"]["model"]["name"]
 
 
+def _wrapped(ckpt: dict) -> str:
+    """A conditional stylegan's G is wrapped (one-hot label into z): it has no W-space tools."""
+    return " with model.conditional=true" if ckpt["config"]["model"].get("conditional") else ""
+
+
 def set_truncation(G, psi: float, ckpt: dict) -> None:
     """G draws with truncation psi from now on; psi < 1 on a G without the trick is refused."""
     if psi < 1 and not hasattr(G, "psi"):
         raise ConfigError(f"truncation={psi} needs model=stylegan or model=biggan; this checkpoint's model "
-                          f"is {_model(ckpt)}: use truncation=1")
+                          f"is {_model(ckpt)}{_wrapped(ckpt)}: use truncation=1")
     if hasattr(G, "psi"):
         G.psi = float(psi)
 
@@ -65,5 +70,6 @@ def style_mix_mode(method, nets, ckpt, o: dict, out) -> list:
 
     G = nets["G"]
     if not w_space(G):
-        raise ConfigError(f"mode=style_mix needs model=stylegan; this checkpoint's model is {_model(ckpt)}")
+        raise ConfigError(f"mode=style_mix needs model=stylegan; this checkpoint's model is "
+                          f"{_model(ckpt)}{_wrapped(ckpt)}")
     return [save_png(style_mix_grid(G, o["seeds"], o["mix_seeds"], o["device"]), _png(out))]
