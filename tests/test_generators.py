@@ -83,8 +83,7 @@ def assert_same(a, b):
         assert all(torch.equal(a["nets"][net][k], b["nets"][net][k]) for k in a["nets"][net]), net
 
 
-@pytest.mark.parametrize("model", ["progan", pytest.param("stylegan", marks=pytest.mark.slow),
-                                   pytest.param("biggan", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("model", ["progan", "stylegan", "biggan"])
 def test_resume_is_exact(model, datasets, tmp_path):
     """8 steps straight = 4 steps + resume to 8; progan crosses phase boundaries (2 steps a phase)."""
     extra = ["model.phase_steps=2"] if model == "progan" else []
