@@ -18,7 +18,7 @@ from bench_train import compose
 
 from gan_cli.run import train
 
-COLUMNS = ("fid", "precision", "recall", "classes_covered")
+COLUMNS = ("classifier_fid", "precision", "recall", "classes_covered")
 
 
 def seconds_per_step(overrides: list[str], steps: int) -> float:
@@ -36,7 +36,7 @@ def budget_run(model: str, minutes: float, probe: int, extra: list[str], out: Pa
                           f"train.ckpt_every={steps}", f"train.sample_every={steps}"])
     results = train(cfg, out / model)
     return {"model": model, "steps": steps, "images_per_s": results["images_per_s"],
-            **{k: results["metrics"].get(k) for k in COLUMNS}}
+            **{k: results["metrics"].get(k) for k in COLUMNS}}  # eval metrics of the final G
 
 
 def main():
