@@ -115,6 +115,8 @@ def validate_loss(loss) -> None:
     _in_range(loss, "r1_gamma", "loss.", 0)
     if "label_smoothing" in loss:
         _in_range(loss, "label_smoothing", "loss.", 0, 1, "must be in [0, 1)")
+    if "drift" in loss:
+        _in_range(loss, "drift", "loss.", 0)
     if "clip" in loss:
         _positive(loss, "clip", "loss.", "WGAN needs clipping > 0 (0.01 in the paper); "
                   "use loss=wgan_gp for a gradient penalty instead")
@@ -167,6 +169,8 @@ def validate_sample(cfg: DictConfig) -> None:
     _at_least(cfg, "k", 1, "", " (nearest: training neighbours per sample)")
     _check(cfg.label is None or cfg.label >= 0, "label", cfg.label, "a class index >= 0, or null")
     _one_of(cfg.direction, "direction", ("a2b", "b2a"))
+    _check(0 < cfg.truncation <= 1, "truncation", cfg.truncation, "psi in (0, 1]; 1 = no truncation")
+    _check(len(cfg.mix_seeds) >= 1, "mix_seeds", list(cfg.mix_seeds), "a non-empty list of seeds")
 
 
 def validate_evaluate(cfg: DictConfig) -> None:

@@ -56,6 +56,13 @@ def wgan_g(*, fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
 
+def wgan_drift_d(*, real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                 drift: float = 0.001) -> torch.Tensor:
+    """ProGAN's critic cost (Karras et al. 2018, App. A.1): WGAN's plus drift * E s(x)^2, so the
+    scores do not drift far from 0 (the gradient penalty is added in the loop, as for wgan_gp)."""
+    return wgan_d(real_logits=real_logits, fake_logits=fake_logits) + drift * real_logits.square().mean()
+
+
 def hinge_d(*, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """Hinge critic (Lim & Ye 2017; Miyato et al. 2018): E relu(1 - s(x)) + E relu(1 + s(G(z)))."""
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
@@ -109,8 +116,10 @@ class Game:
 LOSSES = {
     "minimax": (d_loss, g_loss_minimax, False),
     "nonsaturating": (d_loss, g_loss_nonsaturating, False),
+    "nonsaturating_r1": (d_loss, g_loss_nonsaturating, False),  # its config turns R1 on (StyleGAN)
     "wgan": (wgan_d, wgan_g, True),
     "wgan_gp": (wgan_d, wgan_g, True),
+    "wgan_gp_drift": (wgan_drift_d, wgan_g, True),
     "hinge": (hinge_d, wgan_g, True),
     "lsgan": (lsgan_d, lsgan_g, True),
 }
@@ -122,5 +131,7 @@ def make_game(loss_cfg) -> Game:
     smoothing = float(loss_cfg.get("label_smoothing", 0.0))
     if smoothing:
         d = partial(d_loss, smoothing=smoothing)
+    if "drift" in loss_cfg:
+        d = partial(wgan_drift_d, drift=float(loss_cfg.drift))
     return Game(d, g, critic, smoothing, float(loss_cfg.get("gp_weight", 0.0)),
                 float(loss_cfg.get("r1_gamma", 0.0)), float(loss_cfg.get("clip", 0.0)))

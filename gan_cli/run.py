@@ -304,7 +304,8 @@ def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: 
     """Steps start+1 .. train.steps with logging, evaluation, samples and checkpoints, stopping
     early on a signal (ckpts.stop) or divergence; `out` records how far it got."""
     t, every, stop = cfg.train, cfg.eval.every, ckpts.stop
-    probe, device = method.probe(data, t.n_samples, int(cfg.seed)), data.x.device
+    probe = method.probe(data, t.n_samples, int(cfg.seed))
+    device = next(p.device for net in method.nets.values() for p in net.parameters())  # for rank votes
     view = {**method.nets, **averaged}  # samples and metrics come from the averages when on
     tick, tick_step = time.perf_counter(), start
     main = distributed.is_main()

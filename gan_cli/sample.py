@@ -18,6 +18,7 @@ from gan_cli.data import load_data
 from gan_cli.images import image_grid, save_png, scatter_image
 from gan_cli.latent import arithmetic_code, interpolation_codes, nearest, seed_z
 from gan_cli.models import class_labels, noise
+from gan_cli.styles import set_truncation, style_mix_mode, w_interpolation, w_space
 
 
 def default_out(ckpt_path: Path, seed: int, mode: str = "grid", suffix: str = ".png") -> Path:
@@ -49,6 +50,8 @@ def interpolate_grid(G, seeds, steps: int, device, label=None) -> torch.Tensor:
     """Rows: for each neighbouring pair of seeds, a linear strip and a spherical strip."""
     if len(seeds) < 2 or steps < 2:
         raise ConfigError(f"seeds={list(seeds)}, steps={steps}: interpolate needs >= 2 seeds and >= 2 steps")
+    if w_space(G):  # stylegan: the path runs through W, the space its styles are drawn from
+        return image_grid(w_interpolation(G, seeds, steps, device), nrow=steps)
     z = interpolation_codes(seed_z(seeds, G.z_dim, device), steps)
     return image_grid(_images(G, z, label), nrow=steps)
 
@@ -131,7 +134,7 @@ def nearest_mode(method, nets, ckpt, o: dict, out: Path) -> list[Path]:
 
 
 GAN_MODES = {"grid": grid_mode, "interpolate": interpolate_mode, "arithmetic": arithmetic_mode,
-             "nearest": nearest_mode}
+             "nearest": nearest_mode, "style_mix": style_mix_mode}
 
 
 def sample(checkpoint, n: int = 64, seed: int = 0, out=None, device: str = "auto", mode: str = "grid",
@@ -146,6 +149,7 @@ def sample(checkpoint, n: int = 64, seed: int = 0, out=None, device: str = "auto
         raise ConfigError(f"mode={mode} is not allowed for method={ckpt['config']['method']['name']}: "
                           f"one of {', '.join(modes)}")
     options = {**(options or {}), "n": n, "seed": seed, "device": device}
+    set_truncation(nets["G"], options.get("truncation", 1.0), ckpt)
     out = Path(str(out)) if out else default_out(ckpt_path, seed, mode)
     try:
         return modes[mode](method, nets, ckpt, options, out)

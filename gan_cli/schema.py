@@ -84,6 +84,8 @@ class SampleConfig:
     k: int = MISSING
     input: str | None = MISSING
     direction: str = MISSING
+    truncation: float = MISSING
+    mix_seeds: list[int] = MISSING
     paths: DataDir = field(default_factory=DataDir)
 
 
@@ -217,6 +219,14 @@ class WganGpLoss:
     r1_gamma: float = MISSING
 
 
+@dataclass
+class WganGpDriftLoss:
+    name: str = MISSING
+    gp_weight: float = MISSING
+    drift: float = MISSING
+    r1_gamma: float = MISSING
+
+
 SCHEMAS = {
     "train": TrainConfig, "sample": SampleConfig, "evaluate": EvalConfig, "eval": EvalSettings,
     "data_torchvision": TorchvisionData, "data_mnist": MnistData, "data_stacked_mnist": StackedMnistData,
@@ -225,6 +235,7 @@ SCHEMAS = {
     "method_translation": TranslationMethod,
     "data_ring8": Ring8Data, "data_grid25": Grid25Data,
     "loss": Loss, "loss_cross_entropy": CrossEntropyLoss, "loss_wgan": WganLoss, "loss_wgan_gp": WganGpLoss,
+    "loss_wgan_gp_drift": WganGpDriftLoss,
 }
 
 

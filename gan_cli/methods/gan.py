@@ -16,7 +16,7 @@ from gan_cli.evaluate import make_evaluator, snapshot_diagnostics
 from gan_cli.health import diversity, verdict
 from gan_cli.images import image_grid, plot_limit, scatter_image
 from gan_cli.losses import gradient_penalty, make_game, r1_penalty
-from gan_cli.models import build_models, class_labels, noise
+from gan_cli.models import build_models, class_labels, follow_step, noise, schedule_tags
 from gan_cli.optimizers import build_optimizer
 from gan_cli.precision import Precision
 from gan_cli.progress import format_stats
@@ -44,7 +44,8 @@ class GAN:
                                     "does not support"}
         d = "critic" if self.game.critic else "D"  # critic games: raw scores, not probabilities
         self.tags = {"loss_d": "loss/d", "loss_g": "loss/g", "D_real": f"{d}/real", "D_fake": f"{d}/fake",
-                     "D_acc_real": "diag/D_acc_real", "D_acc_fake": "diag/D_acc_fake", "D_gap": "diag/D_gap"}
+                     "D_acc_real": "diag/D_acc_real", "D_acc_fake": "diag/D_acc_fake", "D_gap": "diag/D_gap",
+                     **schedule_tags(self.nets)}  # progan: progan/resolution, progan/alpha
 
     @staticmethod
     def info(data: Data) -> dict:
@@ -90,6 +91,7 @@ class GAN:
 
     def step(self, data: Data, it: int) -> dict:
         """One iteration of Algorithm 1: k D steps, then one G step. Stats of the last D step."""
+        scheduled = follow_step(self.nets, it)  # progan: this step's resolution and fade-in alpha
         for _ in range(self.d_steps):
             loss_d, real_logits, fake_logits = self.d_step(data)
         loss_g = self.g_step(real_logits.device)
@@ -101,7 +103,8 @@ class GAN:
                 "D_fake": d_fake,   # D(G(z)), or the mean critic score on fakes
                 "D_gap": d_real - d_fake,
                 "D_acc_real": (real_logits > 0).float().mean(),        # share of reals called real
-                "D_acc_fake": (fake_logits < 0).float().mean()}        # share of fakes called fake
+                "D_acc_fake": (fake_logits < 0).float().mean(),        # share of fakes called fake
+                **scheduled}
 
     def status(self, stats: dict) -> str:
         return format_stats(stats, self.tags)

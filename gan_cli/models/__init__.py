@@ -7,17 +7,22 @@ Pairs marked `translates` map images to images (two-domain methods: cyclegan, di
 the others map noise to data (method=gan).
 """
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from gan_cli.config import ConfigError
+from gan_cli.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gan_cli.models.conditional import ConditionalDiscriminator, ConditionalGenerator, spectral_norm_
 from gan_cli.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_cli.models.mlp import MLPDiscriminator, MLPGenerator
+from gan_cli.models.progan import ProGANDiscriminator, ProGANGenerator, progan_options
 from gan_cli.models.remedies import Packed, add_minibatch_std, packed_shape
 from gan_cli.models.slides import SlidesDiscriminator, SlidesGenerator
+from gan_cli.models.stylegan import StyleGANDiscriminator, StyleGANGenerator
 from gan_cli.models.translate import (
     EncoderDecoderGenerator,
     EncoderDiscriminator,
@@ -31,13 +36,18 @@ from gan_cli.options import Count, check_options, plain
 class Pair:
     G: type
     D: type
-    translates: bool = False  # G maps images of one domain to another (not noise to data)
+    translates: bool = False      # G maps images of one domain to another (not noise to data)
+    both: Callable | None = None  # its annotated signature: model-level keys given to G and D alike
+    labelled: bool = False        # class-conditional by design: takes num_classes, no one-hot wrappers
 
 
 MODELS = {
     "mlp": Pair(MLPGenerator, MLPDiscriminator),
     "dcgan": Pair(DCGANGenerator, DCGANDiscriminator),
     "slides_mnist": Pair(SlidesGenerator, SlidesDiscriminator),
+    "progan": Pair(ProGANGenerator, ProGANDiscriminator, both=progan_options),
+    "stylegan": Pair(StyleGANGenerator, StyleGANDiscriminator),
+    "biggan": Pair(BigGANGenerator, BigGANDiscriminator, labelled=True),
     "resnet_patchgan": Pair(ResnetGenerator, PatchDiscriminator, translates=True),
     "discogan": Pair(EncoderDecoderGenerator, EncoderDiscriminator, translates=True),
 }
@@ -68,19 +78,29 @@ def with_added_keys(model: dict) -> dict:
 
 
 def model_options(model_cfg) -> tuple[Pair, dict]:
-    """The registry entry for model.name and the checked model-level options."""
+    """The registry entry for model.name and the checked model-level options (a pair's `both`
+    keys, e.g. progan's phase_steps, among them)."""
     cfg = plain(model_cfg)
     name = cfg.get("name")
     if name not in MODELS:
         raise ConfigError(f"model.name={name} is not allowed: one of {', '.join(MODELS)}")
-    top = check_options(_shared, {k: v for k, v in cfg.items() if k not in ("g", "d")}, "model",
-                        skip=())
-    return MODELS[name], top
+    pair = MODELS[name]
+    top = {k: v for k, v in cfg.items() if k not in ("g", "d")}
+    both = inspect.signature(pair.both).parameters if pair.both else {}
+    extra = {k: top.pop(k) for k in list(top) if k in both}
+    top = check_options(_shared, top, "model", skip=())
+    if pair.labelled and not top.get("conditional"):
+        raise ConfigError(f"model.conditional=false is not allowed for model={name}: it is class-conditional "
+                          "by design (labelled data only)")
+    return pair, {**top, "both": check_options(pair.both, extra, "model", skip=()) if pair.both else {}}
 
 
-def _net_options(cls, model_cfg, net: str) -> dict:
-    return check_options(cls, plain(plain(model_cfg).get(net)), f"model.{net}",
-                         skip=("self", "shape", "z_dim", "params", "out_channels"))  # from the data
+def _net_options(pair: Pair, model_cfg, net: str) -> dict:
+    """model.g or model.d against G's or D's signature, less the keys the registry fills in
+    (shapes from the data, the class count, a pair's `both` keys)."""
+    given = ("num_classes", *(inspect.signature(pair.both).parameters if pair.both else ()))
+    return check_options(getattr(pair, net.upper()), plain(plain(model_cfg).get(net)), f"model.{net}",
+                         skip=("self", "shape", "z_dim", "params", "out_channels", *given))
 
 
 def _kind(pair: Pair, model_cfg, translates: bool) -> None:
@@ -95,8 +115,8 @@ def _kind(pair: Pair, model_cfg, translates: bool) -> None:
 def check_model(model_cfg) -> None:
     """Every model option (name, shared keys, G's and D's) checked without building anything."""
     pair, _ = model_options(model_cfg)
-    _net_options(pair.G, model_cfg, "g")
-    _net_options(pair.D, model_cfg, "d")
+    _net_options(pair, model_cfg, "g")
+    _net_options(pair, model_cfg, "d")
 
 
 def _classes(top: dict, num_classes) -> int:
@@ -104,7 +124,8 @@ def _classes(top: dict, num_classes) -> int:
     if not top.get("conditional", False):
         return 0
     if not num_classes:
-        raise ConfigError("model.conditional=true needs labelled data (mnist, fashion_mnist, cifar10, "
+        raise ConfigError(f"model={top['name']} with model.conditional=true needs labelled data "
+                          "(mnist, fashion_mnist, cifar10, "
                           "ring8, grid25); this data has no labels")
     return int(num_classes)
 
@@ -115,8 +136,12 @@ def build_generator(model_cfg, shape, num_classes=None) -> nn.Module:
     pair, top = model_options(model_cfg)
     _kind(pair, model_cfg, translates=False)
     k, z_dim = _classes(top, num_classes), top["z_dim"]
-    G = pair.G(shape=tuple(shape), z_dim=z_dim + k, **_net_options(pair.G, model_cfg, "g"))
-    G = ConditionalGenerator(G, z_dim, k) if k else G
+    opts = {**top["both"], **_net_options(pair, model_cfg, "g")}
+    if pair.labelled:
+        G = pair.G(shape=tuple(shape), z_dim=z_dim, num_classes=k, **opts)
+    else:
+        G = pair.G(shape=tuple(shape), z_dim=z_dim + k, **opts)
+        G = ConditionalGenerator(G, z_dim, k) if k else G
     G.conditional, G.num_classes = bool(k), k  # explicit, so nothing probes for attributes
     return G
 
@@ -129,12 +154,18 @@ def build_discriminator(model_cfg, shape, num_classes=None) -> nn.Module:
     pair, top = model_options(model_cfg)
     _kind(pair, model_cfg, translates=False)
     k, pack = _classes(top, num_classes), top.get("pack", 1)
-    inner = packed_shape((shape[0] + k, *shape[1:]), pack)
-    D = pair.D(shape=inner, z_dim=top["z_dim"], **_net_options(pair.D, model_cfg, "d"))
+    opts = {**top["both"], **_net_options(pair, model_cfg, "d")}
+    if pair.labelled:  # e.g. biggan's projection D takes the labels itself
+        if pack > 1:
+            raise ConfigError(f"model.pack={pack} is not allowed with model={top['name']}: 1 (its projection "
+                              "D judges one labelled sample at a time)")
+        D = pair.D(shape=tuple(shape), z_dim=top["z_dim"], num_classes=k, **opts)
+    else:
+        D = pair.D(shape=packed_shape((shape[0] + k, *shape[1:]), pack), z_dim=top["z_dim"], **opts)
     D = add_minibatch_std(D, f"model={top['name']}") if top.get("minibatch_std", False) else D
     D = spectral_norm_(D) if top.get("spectral_norm", False) else D
     D = Packed(D, pack) if pack > 1 else D
-    return ConditionalDiscriminator(D, k) if k else D
+    return ConditionalDiscriminator(D, k) if k and not pair.labelled else D
 
 
 def build_models(model_cfg, shape, device, num_classes=None) -> tuple[nn.Module, nn.Module]:
@@ -151,13 +182,29 @@ def build_translators(model_cfg, shape_a, shape_b, device) -> dict[str, nn.Modul
     if top.get("conditional", False):
         raise ConfigError(f"model.conditional=true is not allowed with model={plain(model_cfg)['name']}: "
                           "translation networks take no class label")
-    g, d = _net_options(pair.G, model_cfg, "g"), _net_options(pair.D, model_cfg, "d")
+    g, d = _net_options(pair, model_cfg, "g"), _net_options(pair, model_cfg, "d")
     a, b = tuple(shape_a), tuple(shape_b)
     nets = {"G_AB": pair.G(shape=a, out_channels=b[0], **g), "G_BA": pair.G(shape=b, out_channels=a[0], **g),
             "D_A": pair.D(shape=a, **d), "D_B": pair.D(shape=b, **d)}
     for name in ("D_A", "D_B"):
         nets[name] = spectral_norm_(nets[name]) if top.get("spectral_norm", False) else nets[name]
     return {name: net.to(device) for name, net in nets.items()}
+
+
+def follow_step(nets: dict, step: int) -> dict:
+    """Nets whose shape follows the training step (progan's phases) set it from `step`, a pure
+    function of it so that resume is exact; returns their stats, e.g. {'progan_alpha': 0.5}."""
+    stats = {}
+    for module in (m for net in nets.values() for m in net.modules()):  # also inside conditional wrappers
+        if hasattr(module, "follow_step"):
+            stats.update(module.follow_step(step))
+    return stats
+
+
+def schedule_tags(nets: dict) -> dict:
+    """TensorBoard tags of follow_step's stats (e.g. progan_alpha -> progan/alpha)."""
+    modules = (m for net in nets.values() for m in net.modules())
+    return {k: v for m in modules for k, v in getattr(m, "schedule_tags", {}).items()}
 
 
 def load_weights(net: nn.Module, state: dict, what: str) -> nn.Module:

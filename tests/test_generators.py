@@ -1,0 +1,196 @@
+"""progan, stylegan and biggan: train on every image dataset they accept, resume exactly, log the
+progressive schedule, and draw truncated, style-mixed and W-interpolated samples."""
+
+import pytest
+import test_config
+import torch
+from conftest import TINY, compose_train, one_line_error, run_gan
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+from gan_cli.config import ConfigError, validate_sample
+from gan_cli.losses import make_game, wgan_drift_d
+from gan_cli.models import build_generator
+from gan_cli.models.biggan import truncated_normal
+from gan_cli.models.progan import progan_phase
+from gan_cli.run import train
+from gan_cli.sample import sample
+
+data_overrides, datasets = test_config.data_overrides, test_config.datasets  # the offline data fixture
+
+SMALL = {"progan": ["model.z_dim=8", "model.g.width=8", "model.d.width=8"],
+         "stylegan": ["model.z_dim=8", "model.g.width=8", "model.d.width=8", "model.g.w_dim=8",
+                      "model.g.mapping_layers=2"],
+         "biggan": ["model.z_dim=8", "model.g.width=8", "model.d.width=8", "model.g.embed_dim=4"]}
+ACCEPTS = {"progan": ["mnist", "fashion_mnist", "cifar10", "image_folder"],
+           "stylegan": ["mnist", "fashion_mnist", "cifar10", "image_folder"],
+           "biggan": ["mnist", "fashion_mnist", "cifar10"]}  # labelled data only
+
+
+def compose_sample(overrides):
+    from hydra import compose, initialize_config_dir
+
+    from gan_cli.cli import conf_dir
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        return compose("sample", overrides=overrides)
+
+
+def tiny(model, data, datasets, extra=()):
+    return compose_train(TINY + data_overrides(data, datasets) + [f"model={model}", "train.threads=1",
+                                                                  *SMALL[model], *extra])
+
+
+@pytest.mark.parametrize("model,data", [(m, d) for m, ds in ACCEPTS.items() for d in ds])
+def test_model_trains_on_every_image_dataset(model, data, datasets, tmp_path):
+    results = train(tiny(model, data, datasets), tmp_path / "run")
+    assert results["status"] == "completed" and results["steps_done"] == 4
+    png = Image.open(tmp_path / "run" / "samples" / "step_000004.png")
+    assert png.size[0] > 32  # a grid of images at the data's size
+
+
+def test_models_pick_their_papers_loss_unless_told():
+    picked = {m: compose_train([f"model={m}"]).loss for m in ("progan", "stylegan", "biggan", "dcgan")}
+    assert picked["progan"].name == "wgan_gp_drift" and picked["progan"].drift == 0.001
+    assert picked["stylegan"].name == "nonsaturating_r1" and picked["stylegan"].r1_gamma > 0
+    assert picked["biggan"].name == "hinge" and picked["dcgan"].name == "nonsaturating"
+    assert compose_train(["model=progan", "loss=hinge"]).loss.name == "hinge"  # the command line wins
+
+
+def test_wgan_gp_drift_by_hand():
+    real, fake = torch.tensor([1.0, -2.0]), torch.tensor([0.5, 1.5])
+    # E s(G(z)) - E s(x) = 1.0 - (-0.5) = 1.5; drift: 0.001 * (1 + 4) / 2 = 0.0025
+    assert wgan_drift_d(real_logits=real, fake_logits=fake).item() == pytest.approx(1.5025)
+    game = make_game(compose_train(["model=progan"]).loss)
+    assert game.d_loss(real_logits=real, fake_logits=fake).item() == pytest.approx(1.5025)
+    assert game.gp_weight == 10.0 and game.critic
+    assert make_game(compose_train(["model=progan", "loss.drift=0.5"]).loss).d_loss(
+        real_logits=real, fake_logits=fake).item() == pytest.approx(1.5 + 0.5 * 2.5)
+
+
+def test_progan_schedule_is_a_function_of_the_step():
+    # 28 px: 7 -> 14 -> 28 (levels 0..2), two steps per phase
+    table = [progan_phase(s, 2, 2) for s in range(1, 11)]
+    assert table == [(0, 1.0), (0, 1.0), (1, 0.0), (1, 0.5), (1, 1.0), (1, 1.0), (2, 0.0), (2, 0.5),
+                     (2, 1.0), (2, 1.0)]
+
+
+def weights(run):
+    return torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+
+
+def assert_same(a, b):
+    for net in a["nets"]:
+        assert all(torch.equal(a["nets"][net][k], b["nets"][net][k]) for k in a["nets"][net]), net
+
+
+@pytest.mark.parametrize("model", ["progan", "stylegan", "biggan"])
+def test_resume_is_exact(model, datasets, tmp_path):
+    """8 steps straight = 4 steps + resume to 8; progan crosses phase boundaries (2 steps a phase)."""
+    extra = ["model.phase_steps=2"] if model == "progan" else []
+    train(tiny(model, "mnist", datasets, extra + ["train.steps=8"]), tmp_path / "full")
+    train(tiny(model, "mnist", datasets, extra + ["train.steps=4"]), tmp_path / "part")
+    train(tiny(model, "mnist", datasets, extra + ["train.steps=8", f"train.resume={tmp_path / 'part'}"]),
+          tmp_path / "part")
+    assert_same(weights(tmp_path / "full"), weights(tmp_path / "part"))
+    if model == "progan":  # the schedule in TensorBoard, logged every 2 steps, resumed run included
+        acc = EventAccumulator(str(tmp_path / "part"), size_guidance={SCALARS: 0})
+        acc.Reload()
+        assert [e.value for e in acc.Scalars("progan/resolution")] == [7, 14, 14, 28]
+        assert [e.value for e in acc.Scalars("progan/alpha")] == [1, 0.5, 1, 0.5]
+        assert int(weights(tmp_path / "part")["nets"]["G"]["step"]) == 8
+
+
+def test_biggan_refuses_unlabelled_data_and_unconditional(datasets, tmp_path):
+    result = run_gan("train", *TINY, *data_overrides("image_folder", datasets), "model=biggan",
+                     f"hydra.run.dir={tmp_path / 'run'}")
+    one_line_error(result, "model=biggan", "labelled data")
+    with pytest.raises(ConfigError, match="model.conditional=false is not allowed for model=biggan"):
+        train(tiny("biggan", "mnist", datasets, ["model.conditional=false"]), tmp_path / "r")
+    with pytest.raises(ConfigError, match="model.g.attention=20 is not allowed for 28x28 data: one of 7, 14"):
+        train(tiny("biggan", "mnist", datasets, ["model.g.attention=20"]), tmp_path / "r2")
+
+
+def test_biggan_truncation_and_orthogonal_regularisation():
+    z = torch.randn(64, 16, generator=torch.Generator().manual_seed(0))
+    t = truncated_normal(z, 0.5)  # |z| <= sqrt(2) erfinv(0.5) = 0.674
+    assert t.abs().max() <= 0.6745 and torch.equal(t, truncated_normal(z, 0.5))
+    assert torch.equal(truncated_normal(z, 1.0), z) and not torch.equal(t, z)
+    cfg = compose_train(["model=biggan", *SMALL["biggan"], "model.g.spectral_norm=false"]).model
+    grads = {}
+    for beta in (0.0, 0.01):
+        torch.manual_seed(0)
+        G = build_generator(compose_train(["model=biggan", *SMALL["biggan"], "model.g.spectral_norm=false",
+                                           f"model.g.ortho={beta}"]).model, (1, 28, 28), 10)
+        G(torch.randn(4, 8), torch.arange(4)).square().mean().backward()
+        grads[beta] = G.dense.weight.grad.clone()
+    w = G.dense.weight.detach()
+    off = (w @ w.T) * (1 - torch.eye(len(w)))  # BigGAN: beta * 2 (W W^T * (1 - I)) W
+    assert torch.allclose(grads[0.01] - grads[0.0], 0.01 * 2 * off @ w, atol=1e-6)
+    assert cfg.g.ortho == 0.0
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """Tiny stylegan, biggan and dcgan runs on the offline digits (data.download=false)."""
+    root = tmp_path_factory.mktemp("gen")
+    runs = {}
+    for model, extra in (("stylegan", SMALL["stylegan"]), ("biggan", SMALL["biggan"]),
+                         ("dcgan", ["model.g.width=4", "model.d.width=4"])):
+        cfg = compose_train(TINY + ["data=mnist", "data.download=false", f"paths.data_dir={root / 'data'}",
+                                    f"model={model}", "train.threads=1", *extra])
+        train(cfg, root / model)
+        runs[model] = root / model
+    return runs
+
+
+def test_truncation_style_mix_and_w_interpolation_write_pngs(checkpoints, tmp_path):
+    out = {name: tmp_path / f"{name}.png" for name in ("mix", "trunc", "full", "interp", "big", "big1")}
+    s = checkpoints["stylegan"]
+    result = run_gan("sample", f"checkpoint={s}", f"out={out['mix']}", "device=cpu", "mode=style_mix",
+                     "seeds=[0,1]", "mix_seeds=[2,3,4]", "truncation=0.7")  # the real CLI, once
+    assert result.returncode == 0 and f"wrote {out['mix']}" in result.stdout, result.stderr
+    mix = Image.open(out["mix"])
+    assert mix.size[0] > mix.size[1]  # 3 rows of 4 cells: wider than tall
+    options = {"seeds": [0, 1], "steps": 3, "truncation": 0.5}
+    sample(s, n=4, out=out["trunc"], device="cpu", options=options)
+    sample(s, n=4, out=out["full"], device="cpu")
+    sample(s, out=out["interp"], device="cpu", mode="interpolate", options=options)
+    assert Image.open(out["trunc"]).tobytes() != Image.open(out["full"]).tobytes()
+    assert Image.open(out["interp"]).size[0] > Image.open(out["interp"]).size[1]  # 2 strips of 3
+    sample(checkpoints["biggan"], n=20, out=out["big"], device="cpu", options=options)
+    sample(checkpoints["biggan"], n=20, out=out["big1"], device="cpu")
+    assert Image.open(out["big"]).tobytes() != Image.open(out["big1"]).tobytes()
+
+
+def test_stylegan_truncation_to_zero_draws_the_mean_w(checkpoints):
+    from gan_cli import rundir
+    from gan_cli.checkpoint import load_checkpoint
+    from gan_cli.styles import style_mix_grid
+    _, nets = rundir.rebuild(load_checkpoint(rundir.find_checkpoint(checkpoints["stylegan"])), "cpu")
+    G = nets["G"]
+    G.psi = 1e-9
+    with torch.no_grad():
+        x = G(torch.randn(3, G.z_dim))
+    assert torch.allclose(x[0], x[1], atol=1e-4) and torch.allclose(x[0], x[2], atol=1e-4)
+    G.psi = 1.0
+    grid = style_mix_grid(G, [0, 1], [2, 3, 4], "cpu")
+    assert grid.shape[0] == 3
+
+
+def test_truncation_and_style_mix_refused_on_other_models(checkpoints, tmp_path):
+    d = checkpoints["dcgan"]
+    one_line_error(run_gan("sample", f"checkpoint={d}", "mode=style_mix", f"out={tmp_path / 'a.png'}"),
+                   "mode=style_mix", "model=stylegan", "dcgan")
+    with pytest.raises(ConfigError, match="truncation=0.5 needs model=stylegan or model=biggan; this "
+                                          "checkpoint's model is dcgan"):
+        sample(d, out=tmp_path / "b.png", device="cpu", options={"truncation": 0.5})
+    bad = compose_sample([f"checkpoint={d}", "truncation=1.5"])
+    with pytest.raises(ConfigError, match=r"truncation=1.5 is not allowed: psi in \(0, 1\]"):
+        validate_sample(bad)
+
+
+def test_conditional_progan_follows_the_schedule(datasets, tmp_path):
+    """model.conditional=true wraps G and D; the schedule still reaches them (step 4: 14 px, fading)."""
+    cfg = tiny("progan", "mnist", datasets, ["model.conditional=true", "model.phase_steps=2"])
+    results = train(cfg, tmp_path / "run")
+    assert results["final"]["progan_resolution"] == 14 and results["final"]["progan_alpha"] == 0.5
