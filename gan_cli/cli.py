@@ -256,7 +256,8 @@ def sample_app(cfg: DictConfig):
     from gan_cli.sample import sample
 
     options = {"seeds": list(cfg.seeds), "steps": cfg.steps, "arithmetic": cfg.arithmetic,
-               "k": cfg.k, "data_dir": cfg.paths.data_dir, "label": cfg.label}
+               "k": cfg.k, "data_dir": cfg.paths.data_dir, "label": cfg.label, "code": cfg.code,
+               "span": cfg.span}
     for path in sample(cfg.checkpoint, n=cfg.n, seed=cfg.seed, out=cfg.out, device=cfg.device,
                        mode=cfg.mode, options=options):
         print(f"wrote {path}")

@@ -24,6 +24,7 @@ class Batch:
     data: Data
     more: Callable[[int], torch.Tensor]  # more(n): n further fakes, for counts that need many
     p: str = ""                          # the feature space's prefix: classifier_ or plane_
+    codes: torch.Tensor | None = None    # (N,) each fake's first categorical code (InfoGAN), else None
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Metric:
     keys: tuple[str, ...]                            # result keys; "{p}" is the feature-space prefix
     compute: Callable[[Batch], dict]
     why_not: Callable[[Data], str | None] = lambda data: None   # None: applies to this data
+    codes: bool = False                              # reads G's categorical codes: method=infogan only
 
 
 def _space_needed(data: Data) -> str | None:
@@ -46,6 +48,18 @@ def _classes(b: Batch) -> dict:
     n = b.data.meta.get("mode_samples")
     fake = b.more(n) if n else b.fake
     return M.class_coverage(b.space.classify(fake), b.data.num_classes)
+
+
+def _code_accuracy(b: Batch) -> dict:
+    """The classifier's reading of each fake against its categorical code, best matching."""
+    classes = b.space.classify(b.fake)
+    return {"code_accuracy": M.code_accuracy(b.codes, classes, int(b.codes.max()) + 1, b.data.num_classes)}
+
+
+def _one_class_per_code(data: Data) -> str | None:
+    if "digits" in data.meta:
+        return "matches one class per code value; Stacked MNIST's 1,000 labels are digit triples"
+    return _space_needed(data) or (None if data.is_image else "applies to labelled images")
 
 
 def _inception(b: Batch) -> dict:
@@ -68,23 +82,27 @@ METRICS = {
                     lambda d: None if not d.is_image else "applies to the 2D mixtures"),
     "fid_inception": Metric(("fid_inception",), _inception,
                             lambda d: None if d.is_image else "applies to images"),
+    "code_accuracy": Metric(("code_accuracy",), _code_accuracy, _one_class_per_code, codes=True),
 }
 AUTO = {"images": ("fid", "kid", "precision_recall", "density_coverage", "classes"),
         "points": ("fid", "kid", "precision_recall", "density_coverage", "modes")}
 
 
-def choose_metrics(requested, data: Data) -> list[str]:
-    """Resolve eval.metrics (auto or a list) for this data; a one-line error for what can't apply."""
+def choose_metrics(requested, data: Data, codes: bool = False) -> list[str]:
+    """Resolve eval.metrics (auto or a list) for this data; a one-line error for what can't apply.
+    codes: G has categorical codes (method=infogan), so code_accuracy can apply."""
     if requested == "auto":
         if data.is_image and data.labels is None:
             return []  # unlabelled images: no offline feature space (fid_inception only by request)
-        return list(AUTO["images" if data.is_image else "points"])
+        extra = ["code_accuracy"] if codes and not METRICS["code_accuracy"].why_not(data) else []
+        return list(AUTO["images" if data.is_image else "points"]) + extra
     names = list(requested)
     for name in names:
         if name not in METRICS:
             raise ConfigError(f"eval.metrics: '{name}' is not allowed: auto or a list of "
                               f"{', '.join(METRICS)}")
-        why = METRICS[name].why_not(data)
+        why = "reads G's categorical codes: method=infogan only" if METRICS[name].codes and not codes \
+            else METRICS[name].why_not(data)
         if why:
             raise ConfigError(f"eval.metrics: '{name}' does not apply to {data.source}: it {why}")
     if "fid_inception" in names:
@@ -117,9 +135,15 @@ def result_keys(names, prefix: str) -> list[str]:
     return [k.format(p=prefix) for name in names for k in METRICS[name].keys]
 
 
-def make_evaluator(data: Data, eval_cfg, cache_dir):
-    """A function G -> metrics dict, with the real reference embedded once. Returns (fn, settings)."""
-    names = choose_metrics(eval_cfg.metrics, data)
+def draw_plain(G, n: int, seed: int) -> tuple[torch.Tensor, None]:
+    """n samples of G from seeded noise, and no codes."""
+    return generate(G, n, seed), None
+
+
+def make_evaluator(data: Data, eval_cfg, cache_dir, draw=draw_plain, codes: bool = False):
+    """A function G -> metrics dict, with the real reference embedded once. Returns (fn, settings).
+    draw(G, n, seed) -> (fakes, each fake's categorical code or None); codes: draw gives codes."""
+    names = choose_metrics(eval_cfg.metrics, data, codes)
     if not names:
         return None, {"metrics": []}
     needs_space = any(n != "fid_inception" for n in names)
@@ -135,20 +159,22 @@ def make_evaluator(data: Data, eval_cfg, cache_dir):
                 **({"classifier": space.info} if space and space.info else {})}
 
     def evaluate(G, seed: int = 0) -> dict:
-        fake = generate(G, eval_cfg.n_samples, seed)
+        fake, fake_codes = draw(G, eval_cfg.n_samples, seed)
         batch = Batch(fake, real, real_feats, space.embed(fake).cpu() if space else None, space, data,
-                      more=lambda n: generate(G, n, seed + 1), p=_prefix(space) if space else "")
+                      more=lambda n: draw(G, n, seed + 1)[0], p=_prefix(space) if space else "",
+                      codes=fake_codes)
         return {k: v for name in names for k, v in METRICS[name].compute(batch).items()}
     return evaluate, settings
 
 
 @torch.no_grad()
-def snapshot_diagnostics(G, D, data: Data, n: int = 256, seed: int = 0, critic: bool = False) -> dict:
+def snapshot_diagnostics(G, D, data: Data, n: int = 256, seed: int = 0, critic: bool = False,
+                         draw=draw_plain) -> dict:
     """D's view of real and generated batches and the sample diversity, from one checkpoint."""
     from gan_cli.health import diversity
 
     idx = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:n].to(data.x.device)
-    real, fake = data.batch(idx), generate(G, n, seed)
+    real, fake = data.batch(idx), draw(G, n, seed)[0]
     conditional = G.conditional
     D.eval()
     real_logits = D(real, data.labels[idx] if conditional else None)

@@ -78,6 +78,8 @@ class SampleConfig:
     steps: int = MISSING
     arithmetic: Arithmetic = field(default_factory=Arithmetic)
     k: int = MISSING
+    code: int = MISSING
+    span: float = MISSING
     paths: DataDir = field(default_factory=DataDir)
 
 
@@ -149,6 +151,18 @@ class Grid25Data:
     data_seed: int = MISSING
 
 
+@dataclass
+class InfoGanMethod:
+    """conf/method/infogan.yaml."""
+    name: str = MISSING
+    categorical: list[int] = MISSING
+    continuous: int = MISSING
+    lambda_cat: float = MISSING
+    lambda_cont: float = MISSING
+    learn_std: bool = MISSING
+    q: Any = MISSING  # checked against InfoDiscriminator's annotated signature (models/info.py)
+
+
 # Losses: fields in the order of their YAML files, so `--cfg job` reads like them.
 @dataclass
 class Loss:
@@ -184,6 +198,7 @@ SCHEMAS = {
     "data_torchvision": TorchvisionData, "data_mnist": MnistData, "data_stacked_mnist": StackedMnistData,
     "data_image_folder": ImageFolderData,
     "data_ring8": Ring8Data, "data_grid25": Grid25Data,
+    "method_infogan": InfoGanMethod,
     "loss": Loss, "loss_cross_entropy": CrossEntropyLoss, "loss_wgan": WganLoss, "loss_wgan_gp": WganGpLoss,
 }
 

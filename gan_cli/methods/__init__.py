@@ -21,8 +21,9 @@ copies in place of the trained ones when train.ema is on.
 
 from gan_cli.config import ConfigError
 from gan_cli.methods.gan import GAN
+from gan_cli.methods.infogan import InfoGAN
 
-METHODS = {"gan": GAN}
+METHODS = {"gan": GAN, "infogan": InfoGAN}
 
 
 def method_class(method_cfg) -> type:

@@ -13,6 +13,7 @@ from torch import nn
 from gan_cli.config import ConfigError
 from gan_cli.models.conditional import ConditionalDiscriminator, ConditionalGenerator, spectral_norm_
 from gan_cli.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_cli.models.info import InfoDiscriminator, InfoGenerator
 from gan_cli.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_cli.models.slides import SlidesDiscriminator, SlidesGenerator
 from gan_cli.options import Count, check_options, plain
@@ -97,6 +98,20 @@ def build_models(model_cfg, shape, device, num_classes=None) -> tuple[nn.Module,
     """G and D for the data's shape, on device."""
     G = build_generator(model_cfg, shape, num_classes)
     return G.to(device), build_discriminator(model_cfg, shape, num_classes).to(device)
+
+
+def check_q_head(q_cfg, key: str = "method.q") -> dict:
+    """InfoGAN's Q head options, checked against InfoDiscriminator's annotated signature."""
+    return check_options(InfoDiscriminator, plain(q_cfg), key, skip=("self", "D", "outputs"))
+
+
+def build_info_models(model_cfg, shape, device, code_dim: int, q_outputs: int, q_cfg=None):
+    """InfoGAN's pair for model.name: G built for z_dim + code_dim inputs and fed [z, c]; D
+    (unconditional, spectral norm as configured) with the Q head of q_outputs numbers on its body."""
+    pair, top = model_options(model_cfg)
+    G = pair.G(shape=tuple(shape), z_dim=top["z_dim"] + code_dim, **_net_options(pair.G, model_cfg, "g"))
+    D = InfoDiscriminator(build_discriminator(model_cfg, shape), q_outputs, **check_q_head(q_cfg))
+    return InfoGenerator(G, top["z_dim"], code_dim).to(device), D.to(device)
 
 
 def load_weights(net: nn.Module, state: dict, what: str) -> nn.Module:
