@@ -130,7 +130,7 @@ def test_other_models_and_options(model, root, tmp_path):
                      "method.categorical=[10,3]", "method.continuous=1", "method.learn_std=true",
                      "method.lambda_cont=0.1")
     args = [a for a in args if "width" not in a]  # mlp and slides_mnist have no width option
-    results = train(compose_train(args), tmp_path)
+    results = train(compose_train([*args, "train.ema=0.5"]), tmp_path)  # G's average has the codes too
     assert results["status"] == "completed"
     assert results["final"]["mi_categorical"] <= math.log(10) + math.log(3)
 
@@ -208,6 +208,8 @@ def test_sample_codes_figure(info_run, tmp_path):
     assert Image.open(info_run / "samples" / "sample_seed0.png").size == (2 * 30 + 2, 10 * 30 + 2)
     with pytest.raises(ConfigError, match=r"code=2 is not allowed: a continuous code in 0..1"):
         sample(info_run, mode="codes", options={"code": 2, "steps": 3}, out=tmp_path / "x.png")
+    with pytest.raises(ConfigError, match="label=3 needs a conditional model"):
+        sample(info_run, mode="grid", options={"label": 3}, out=tmp_path / "x.png")
     with pytest.raises(ConfigError, match="mode=interpolate is not allowed for method=infogan: one of grid"):
         sample(info_run, mode="interpolate", options={}, out=tmp_path / "x.png")
 

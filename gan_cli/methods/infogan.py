@@ -64,9 +64,16 @@ class Codes:
         return cat, gaussian_nll(mean=mean, log_std=log_std, codes=cont)
 
 
+def _no_label(o: dict) -> None:
+    if o.get("label") is not None:
+        raise ConfigError(f"label={o['label']} needs a conditional model; InfoGAN's G takes no labels "
+                          "(its grids draw a row per value of the categorical code)")
+
+
 @torch.no_grad()
 def grid_mode(method, nets, ckpt, o: dict, out) -> list:
     """n samples, a row per value of the first categorical code (as the training grids)."""
+    _no_label(o)
     device = o["device"]
     z, c, cols = method.code_grid(o["n"], device, torch.Generator(device).manual_seed(int(o["seed"])))
     return [save_png(image_grid(nets["G"](z, c), nrow=cols), _png(out))]
@@ -76,6 +83,7 @@ def grid_mode(method, nets, ckpt, o: dict, out) -> list:
 def codes_mode(method, nets, ckpt, o: dict, out) -> list:
     """The paper's figure: a row per value of the first categorical code, columns sweeping
     continuous code `code` from -span to span; one z, the other codes fixed (continuous at 0)."""
+    _no_label(o)
     codes, j, device = method.codes, o.get("code", 0), o["device"]
     if codes.continuous == 0:
         raise ConfigError("mode=codes sweeps a continuous code; this checkpoint has none "
