@@ -208,6 +208,8 @@ def test_sample_codes_figure(info_run, tmp_path):
     assert Image.open(info_run / "samples" / "sample_seed0.png").size == (2 * 30 + 2, 10 * 30 + 2)
     with pytest.raises(ConfigError, match=r"code=2 is not allowed: a continuous code in 0..1"):
         sample(info_run, mode="codes", options={"code": 2, "steps": 3}, out=tmp_path / "x.png")
+    with pytest.raises(ConfigError, match="steps=0 is not allowed"):
+        sample(info_run, mode="codes", options={"steps": 0}, out=tmp_path / "x.png")
     with pytest.raises(ConfigError, match="label=3 needs a conditional model"):
         sample(info_run, mode="grid", options={"label": 3}, out=tmp_path / "x.png")
     with pytest.raises(ConfigError, match="mode=interpolate is not allowed for method=infogan: one of grid"):

@@ -91,6 +91,8 @@ def codes_mode(method, nets, ckpt, o: dict, out) -> list:
     if not 0 <= j < codes.continuous:
         raise ConfigError(f"code={j} is not allowed: a continuous code in 0..{codes.continuous - 1}")
     k, steps, span = codes.categorical[0], int(o["steps"]), float(o.get("span", 2.0))
+    if steps < 1:
+        raise ConfigError(f"steps={steps} is not allowed: mode=codes needs >= 1 column")
     z, idx, _ = method.latent(1, device, torch.Generator(device).manual_seed(int(o["seed"])))
     idx = idx.repeat(k * steps, 1)
     idx[:, 0] = torch.arange(k, device=device).repeat_interleave(steps)
