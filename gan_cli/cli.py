@@ -319,7 +319,8 @@ def sample_app(cfg: DictConfig):
     options = {"seeds": list(cfg.seeds), "steps": cfg.steps, "arithmetic": cfg.arithmetic,
                "k": cfg.k, "data_dir": cfg.paths.data_dir, "label": cfg.label,
                "input": cfg.input, "direction": cfg.direction, "out": cfg.out,
-               "truncation": cfg.truncation, "mix_seeds": list(cfg.mix_seeds)}
+               "truncation": cfg.truncation, "mix_seeds": list(cfg.mix_seeds), "code": cfg.code,
+               "span": cfg.span}
     for path in sample(cfg.checkpoint, n=cfg.n, seed=cfg.seed, out=cfg.out, device=cfg.device,
                        mode=cfg.mode, options=options):
         print(f"wrote {path}")

@@ -135,6 +135,24 @@ def validate_eval(ev) -> None:
            "auto or a list, e.g. [fid,kid]")
 
 
+def validate_method(cfg: DictConfig) -> None:
+    """method.*: InfoGAN's codes and weights. It learns its codes without labels, so the model
+    cannot be conditional."""
+    m = cfg.method
+    if "categorical" not in m:
+        return
+    sizes = list(m.categorical)
+    _check(sizes and all(_is_int(k) and k >= 2 for k in sizes), "method.categorical", sizes,
+           "a list of at least one code size >= 2, e.g. [10]")
+    _at_least(m, "continuous", 0, "method.")
+    for key in ("lambda_cat", "lambda_cont"):
+        _in_range(m, key, "method.", 0)
+    _check(not cfg.model.get("conditional", False), "model.conditional", True,
+           "method=infogan learns its codes without labels: false")
+    from gan_cli.models import check_q_head
+    check_q_head(m.q)
+
+
 def check_networks(cfg: DictConfig) -> None:
     """model.* and optim.{g,d}.* against the registries' annotated constructors (names, types, ranges)."""
     from gan_cli.models import check_model
@@ -156,6 +174,7 @@ def validate_train(cfg: DictConfig) -> None:
     validate_eval(cfg.eval)
     validate_data(cfg.data, metrics_on=cfg.eval.metrics == "auto" or len(cfg.eval.metrics) > 0)
     validate_loss(cfg.loss)
+    validate_method(cfg)
     check_networks(cfg)
 
 
@@ -171,6 +190,8 @@ def validate_sample(cfg: DictConfig) -> None:
     _one_of(cfg.direction, "direction", ("a2b", "b2a"))
     _check(0 < cfg.truncation <= 1, "truncation", cfg.truncation, "psi in (0, 1]; 1 = no truncation")
     _check(len(cfg.mix_seeds) >= 1, "mix_seeds", list(cfg.mix_seeds), "a non-empty list of seeds")
+    _at_least(cfg, "code", 0, "", " (codes: a continuous code's index)")
+    _positive(cfg, "span", "", "codes: a number > 0, the sweep's half-width")
 
 
 def validate_evaluate(cfg: DictConfig) -> None:

@@ -32,6 +32,7 @@ class Batch:
     data: Data
     more: Callable[[int], torch.Tensor]  # more(n): n further fakes, for counts that need many
     p: str = ""                          # the feature space's prefix: classifier_ or plane_
+    codes: torch.Tensor | None = None    # (N,) each fake's first categorical code (InfoGAN), else None
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Metric:
     keys: tuple[str, ...]                            # result keys; "{p}" is the feature-space prefix
     compute: Callable[[Batch], dict]
     why_not: Callable[[Data], str | None] = lambda data: None   # None: applies to this data
+    codes: bool = False                              # reads G's categorical codes: method=infogan only
 
 
 UNLABELLED = ("needs labelled images for its classifier feature space, and an image folder has no labels; "
@@ -57,6 +59,18 @@ def _classes(b: Batch) -> dict:
     n = b.data.meta.get("mode_samples")
     fake = b.more(n) if n else b.fake
     return M.class_coverage(b.space.classify(fake), b.data.num_classes)
+
+
+def _code_accuracy(b: Batch) -> dict:
+    """The classifier's reading of each fake against its categorical code, best matching."""
+    classes = b.space.classify(b.fake)
+    return {"code_accuracy": M.code_accuracy(b.codes, classes, int(b.codes.max()) + 1, b.data.num_classes)}
+
+
+def _one_class_per_code(data: Data) -> str | None:
+    if "digits" in data.meta:
+        return "matches one class per code value; Stacked MNIST's 1,000 labels are digit triples"
+    return _space_needed(data) or (None if data.is_image else "applies to labelled images")
 
 
 def _inception(b: Batch) -> dict:
@@ -79,13 +93,15 @@ METRICS = {
                     lambda d: None if not d.is_image else "applies to the 2D mixtures"),
     "fid_inception": Metric(("fid_inception",), _inception,
                             lambda d: None if d.is_image else "applies to images"),
+    "code_accuracy": Metric(("code_accuracy",), _code_accuracy, _one_class_per_code, codes=True),
 }
 AUTO = {"images": ("fid", "kid", "precision_recall", "density_coverage", "classes"),
         "points": ("fid", "kid", "precision_recall", "density_coverage", "modes")}
 
 
-def choose_metrics(requested, data: Data) -> list[str]:
-    """Resolve eval.metrics (auto or a list) for this data; a one-line error for what can't apply."""
+def choose_metrics(requested, data: Data, codes: bool = False) -> list[str]:
+    """Resolve eval.metrics (auto or a list) for this data; a one-line error for what can't apply.
+    codes: G has categorical codes (method=infogan), so code_accuracy can apply."""
     if requested == "auto":
         if data.is_image and data.labels is None:  # no offline feature space: say so once, at the start
             from gan_cli.inception import where_weights_go
@@ -93,13 +109,15 @@ def choose_metrics(requested, data: Data) -> list[str]:
                         f"feature space. For Inception FID, eval.metrics=[fid_inception] and "
                         f"{where_weights_go()}")
             return []
-        return list(AUTO["images" if data.is_image else "points"])
+        extra = ["code_accuracy"] if codes and not METRICS["code_accuracy"].why_not(data) else []
+        return list(AUTO["images" if data.is_image else "points"]) + extra
     names = list(requested)
     for name in names:
         if name not in METRICS:
             raise ConfigError(f"eval.metrics: '{name}' is not allowed: auto or a list of "
                               f"{', '.join(METRICS)}")
-        why = METRICS[name].why_not(data)
+        why = "reads G's categorical codes: method=infogan only" if METRICS[name].codes and not codes \
+            else METRICS[name].why_not(data)
         if why:
             raise ConfigError(f"eval.metrics: '{name}' does not apply to {data.source}: it {why}")
     if "fid_inception" in names:
@@ -132,11 +150,12 @@ def result_keys(names, prefix: str) -> list[str]:
     return [k.format(p=prefix) for name in names for k in METRICS[name].keys]
 
 
-def make_scorer(data: Data, eval_cfg, cache_dir):
-    """A function (fake, more) -> metrics dict, with the real reference embedded once, and the
-    settings, which hold `real_reference`: the same metrics for a second, disjoint real sample of
-    the same size (the floor the health verdict's thresholds are relative to). Returns (fn, settings)."""
-    names = choose_metrics(eval_cfg.metrics, data)
+def make_scorer(data: Data, eval_cfg, cache_dir, codes: bool = False):
+    """A function (fake, more, fake_codes) -> metrics dict, with the real reference embedded once,
+    and the settings, which hold `real_reference`: the same metrics for a second, disjoint real
+    sample of the same size (the floor the health verdict's thresholds are relative to).
+    codes: G has categorical codes (InfoGAN), for code_accuracy. Returns (fn, settings)."""
+    names = choose_metrics(eval_cfg.metrics, data, codes)
     if not names:
         return None, {"metrics": []}
     needs_space = any(n != "fid_inception" for n in names)
@@ -153,10 +172,11 @@ def make_scorer(data: Data, eval_cfg, cache_dir):
                 "pr_k": 3, "dc_k": 5, "keys": result_keys(names, p),
                 **({"classifier": space.info} if space and space.info else {})}
 
-    def score(fake, more) -> dict:
+    def score(fake, more, fake_codes=None) -> dict:  # metrics of codes only where there are codes
         batch = Batch(fake, real, real_feats, space.embed(fake).cpu() if space else None, space, data,
-                      more=more, p=p)
-        return {k: v for name in names for k, v in METRICS[name].compute(batch).items()}
+                      more=more, p=p, codes=fake_codes)
+        names_here = [m for m in names if fake_codes is not None or not METRICS[m].codes]
+        return {k: v for name in names_here for k, v in METRICS[name].compute(batch).items()}
     settings["real_reference"] = _real_reference(score, data, ref[n:2 * n], names, settings, cache_dir)
     return score, settings
 
@@ -181,24 +201,32 @@ def _real_reference(score, data: Data, rows, names, settings, cache_dir) -> dict
     return values
 
 
-def make_evaluator(data: Data, eval_cfg, cache_dir):
-    """A function G -> metrics dict (make_scorer on G's samples). Returns (fn, settings)."""
-    score, settings = make_scorer(data, eval_cfg, cache_dir)
+def draw_plain(G, n: int, seed: int) -> tuple[torch.Tensor, None]:
+    """n samples of G from seeded noise, and no codes."""
+    return generate(G, n, seed), None
+
+
+def make_evaluator(data: Data, eval_cfg, cache_dir, draw=draw_plain, codes: bool = False):
+    """A function G -> metrics dict (make_scorer on G's samples). Returns (fn, settings).
+    draw(G, n, seed) -> (fakes, each fake's categorical code or None); codes: draw gives codes."""
+    score, settings = make_scorer(data, eval_cfg, cache_dir, codes)
     if score is None:
         return None, settings
 
     def evaluate(G, seed: int = 0) -> dict:
-        return score(generate(G, settings["n_fake"], seed), lambda n: generate(G, n, seed + 1))
+        fake, fake_codes = draw(G, settings["n_fake"], seed)
+        return score(fake, lambda n: draw(G, n, seed + 1)[0], fake_codes)
     return evaluate, settings
 
 
 @torch.no_grad()
-def snapshot_diagnostics(G, D, data: Data, n: int = 256, seed: int = 0, critic: bool = False) -> dict:
+def snapshot_diagnostics(G, D, data: Data, n: int = 256, seed: int = 0, critic: bool = False,
+                         draw=draw_plain) -> dict:
     """D's view of real and generated batches and the sample diversity, from one checkpoint."""
     from gan_cli.health import diversity
 
     idx = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:n].to(data.x.device)
-    real, fake = data.batch(idx), generate(G, n, seed)
+    real, fake = data.batch(idx), draw(G, n, seed)[0]
     conditional = G.conditional
     D.eval()
     real_logits = D(real, data.labels[idx] if conditional else None)

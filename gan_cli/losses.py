@@ -18,6 +18,7 @@ Gradient with respect to a fake logit l (the vanishing-gradient argument):
     nonsaturating:  dJ_G/dl = -1/2 (1 - sigmoid(l)) -> -1/2
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -98,6 +99,21 @@ def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 def r1_penalty(D, real: torch.Tensor) -> torch.Tensor:
     """R1 (Mescheder et al. 2018): 1/2 E |grad D(x)|^2 on real data (times gamma in the loop)."""
     return 0.5 * _input_grad(D, real).square().sum(1).mean()
+
+
+# InfoGAN (Chen et al. 2016): the mutual-information lower bound L_I(G, Q) = H(c) - E[-log Q(c|x)],
+# x = G(z, c). H(c) is a constant, so both players minimise lambda * E[-log Q(c|x)], the terms below.
+def categorical_nll(*, logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """E[-log Q(c|x)] for a categorical code: cross-entropy of Q's logits (B, K) against c (B,), nats.
+    ln K - this is the bound on I(c; x): 0 at chance, ln K when Q reads every code."""
+    return F.cross_entropy(logits, codes)
+
+
+def gaussian_nll(*, mean: torch.Tensor, log_std: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """E[-log N(c; mean, exp(log_std)^2)] for continuous codes (B, n), summed over the n codes:
+    (c - mean)^2 / (2 std^2) + log std + log(2 pi) / 2 per code, nats."""
+    z = (codes - mean) * torch.exp(-log_std)
+    return (0.5 * z.square() + log_std + 0.5 * math.log(2 * math.pi)).sum(1).mean()
 
 
 @dataclass(frozen=True)

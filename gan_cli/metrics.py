@@ -114,3 +114,16 @@ def mixture_modes(points: torch.Tensor, centres: torch.Tensor, std: float,
             "high_quality_pct": 100.0 * hq,
             "modes_kl": kl,
             "mode_score": hq * math.exp(-kl) if n_good else 0.0}
+
+
+def code_accuracy(codes: torch.Tensor, classes: torch.Tensor, num_codes: int, num_classes: int) -> float:
+    """InfoGAN's categorical code against the classes a classifier reads: the share of samples
+    whose class is the one matched to their code, under the best one-to-one matching of code
+    values to classes (Hungarian, on the counts; the code-to-class mapping is arbitrary)."""
+    from scipy.optimize import linear_sum_assignment
+
+    counts = torch.zeros(num_codes, num_classes, dtype=torch.float64)
+    counts.index_put_((codes.cpu().long(), classes.cpu().long()), torch.ones(len(codes), dtype=torch.float64),
+                      accumulate=True)                                   # (codes, classes)
+    rows, cols = linear_sum_assignment(counts.numpy(), maximize=True)
+    return float(counts[rows, cols].sum() / len(codes))

@@ -86,6 +86,8 @@ class SampleConfig:
     direction: str = MISSING
     truncation: float = MISSING
     mix_seeds: list[int] = MISSING
+    code: int = MISSING
+    span: float = MISSING
     paths: DataDir = field(default_factory=DataDir)
 
 
@@ -189,6 +191,18 @@ class Grid25Data:
     data_seed: int = MISSING
 
 
+@dataclass
+class InfoGanMethod:
+    """conf/method/infogan.yaml."""
+    name: str = MISSING
+    categorical: list[int] = MISSING
+    continuous: int = MISSING
+    lambda_cat: float = MISSING
+    lambda_cont: float = MISSING
+    learn_std: bool = MISSING
+    q: Any = MISSING  # checked against InfoDiscriminator's annotated signature (models/info.py)
+
+
 # Losses: fields in the order of their YAML files, so `--cfg job` reads like them.
 @dataclass
 class Loss:
@@ -234,6 +248,7 @@ SCHEMAS = {
     "data_inverted_pair": InvertedPairData, "data_unpaired": UnpairedData,
     "method_translation": TranslationMethod,
     "data_ring8": Ring8Data, "data_grid25": Grid25Data,
+    "method_infogan": InfoGanMethod,
     "loss": Loss, "loss_cross_entropy": CrossEntropyLoss, "loss_wgan": WganLoss, "loss_wgan_gp": WganGpLoss,
     "loss_wgan_gp_drift": WganGpDriftLoss,
 }

@@ -12,7 +12,7 @@ import torch
 
 from gan_cli.config import ConfigError
 from gan_cli.data import Data
-from gan_cli.evaluate import make_evaluator, snapshot_diagnostics
+from gan_cli.evaluate import draw_plain, make_evaluator, snapshot_diagnostics
 from gan_cli.health import diversity, verdict
 from gan_cli.images import image_grid, plot_limit, scatter_image
 from gan_cli.losses import gradient_penalty, make_game, r1_penalty
@@ -28,12 +28,13 @@ class GAN:
 
     no_compile: dict = {}  # net name -> why train.compile must leave it eager
     averaged = ("G",)  # train.ema averages G; samples and metrics then come from the average
+    has_codes = False  # G has no categorical codes for the metrics to read (InfoGAN's has)
     sample_modes = GAN_MODES  # gan sample mode=grid | interpolate | arithmetic | nearest
 
     def __init__(self, cfg, info: dict, device):
         self.info, self.game = info, make_game(cfg.loss)
         self.reference = None  # the real data's metrics, once evaluator() has measured them
-        G, D = build_models(cfg.model, tuple(info["shape"]), device, info.get("num_classes"))
+        G, D = self.build(cfg, info, device)
         self.nets = {"G": G, "D": D}
         self.opts = {"g": build_optimizer(cfg.optim.g, G.parameters(), "optim.g"),
                      "d": build_optimizer(cfg.optim.d, D.parameters(), "optim.d")}
@@ -47,6 +48,10 @@ class GAN:
                      "D_acc_real": "diag/D_acc_real", "D_acc_fake": "diag/D_acc_fake", "D_gap": "diag/D_gap",
                      **schedule_tags(self.nets)}  # progan: progan/resolution, progan/alpha
 
+    def build(self, cfg, info: dict, device):
+        """G and D from the model registry, for the data's shape (and classes, when conditional)."""
+        return build_models(cfg.model, tuple(info["shape"]), device, info.get("num_classes"))
+
     @staticmethod
     def info(data: Data) -> dict:
         """What rebuilding G and D needs to know about the data, without loading it."""
@@ -57,34 +62,50 @@ class GAN:
             record["plot_limit"] = plot_limit(data.x)
         return record
 
-    def d_step(self, data: Data) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One update of D on J_D with G fixed: a fresh real minibatch and fresh noise."""
-        G, D, game, m = self.nets["G"], self.nets["D"], self.game, self.batch_size
+    def d_cost(self, data: Data) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """J_D (plus penalties) on a fresh real minibatch and fresh noise, G fixed; and the logits."""
+        G, D, m = self.nets["G"], self.nets["D"], self.batch_size
         real, y = data.sample_labelled(m) if G.conditional else (data.sample(m), None)
         with torch.no_grad(), self.amp.autocast():              # G fixed
             fake = G(noise(m, G.z_dim, real.device), y)        # conditional: the real batch's labels
         with self.amp.autocast():
-            real_logits, fake_logits = D(real, y), D(fake, y)
-            loss_d = game.d_loss(real_logits=real_logits.float(), fake_logits=fake_logits.float())
-        if game.gp_weight:  # penalties run in fp32 (losses.py): double backward stays finite
-            loss_d = loss_d + game.gp_weight * gradient_penalty(lambda x: D(x, y), real, fake)
+            real_logits, fake_logits = D(real, y).float(), D(fake, y).float()
+            loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=fake_logits)
+        return loss_d + self.penalties(real, fake, y), real_logits, fake_logits
+
+    def penalties(self, real: torch.Tensor, fake: torch.Tensor, y) -> torch.Tensor | float:
+        """The loss config's gradient penalty (WGAN-GP) and R1 penalty on D; 0 when off. In fp32
+        under every train.precision (losses.py): their double backward stays finite."""
+        D, game, total = self.nets["D"], self.game, 0.0
+        if game.gp_weight:
+            total = total + game.gp_weight * gradient_penalty(lambda x: D(x, y), real, fake)
         if game.r1_gamma:
-            loss_d = loss_d + game.r1_gamma * r1_penalty(lambda x: D(x, y), real)
+            total = total + game.r1_gamma * r1_penalty(lambda x: D(x, y), real)
+        return total
+
+    def d_step(self, data: Data) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One update of D on J_D with G fixed."""
+        loss_d, real_logits, fake_logits = self.d_cost(data)
         self.amp.minimize(loss_d, self.opts["d"])
-        if game.clip:  # WGAN: keep the critic (roughly) K-Lipschitz
+        if self.game.clip:  # WGAN: keep the critic (roughly) K-Lipschitz
             with torch.no_grad():
-                for p in D.parameters():
-                    p.clamp_(-game.clip, game.clip)
+                for p in self.nets["D"].parameters():
+                    p.clamp_(-self.game.clip, self.game.clip)
         return loss_d.detach(), real_logits.detach(), fake_logits.detach()
 
-    def g_step(self, device) -> torch.Tensor:
-        """One update of G on J_G with D fixed (D's weights get no gradient)."""
+    def g_cost(self, device) -> torch.Tensor:
+        """J_G on fresh noise (and, when conditional, labels drawn uniformly)."""
         G, D, m = self.nets["G"], self.nets["D"], self.batch_size
-        D.requires_grad_(False)
         y = torch.randint(G.num_classes, (m,), device=device) if G.conditional else None
         with self.amp.autocast():
             fake_logits = D(G(noise(m, G.z_dim, device), y), y).float()
-        loss_g = self.game.g_loss(fake_logits=fake_logits)
+        return self.game.g_loss(fake_logits=fake_logits)
+
+    def g_step(self, device) -> torch.Tensor:
+        """One update of G on J_G with D fixed (D's weights get no gradient)."""
+        D = self.nets["D"]
+        D.requires_grad_(False)
+        loss_g = self.g_cost(device)
         self.amp.minimize(loss_g, self.opts["g"])
         D.requires_grad_(True)
         return loss_g.detach()
@@ -116,6 +137,7 @@ class GAN:
         n_fixed = n if data.is_image else max(n, 1000)  # a scatter needs more points
         real_idx = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:256]
         return {"z": noise(n_fixed, G.z_dim, device, gen), "y": class_labels(G, n_fixed, device),
+                "nrow": G.num_classes or None,  # the sample grid's row length
                 "z_div": noise(256, G.z_dim, device, gen), "y_div": class_labels(G, 256, device),
                 "real": data.batch(real_idx.to(device)),
                 "scatter": None if data.is_image else data.x[:2000]}  # 2D: the real points under the fakes
@@ -128,7 +150,7 @@ class GAN:
         fake = G(probe["z"], probe["y"])
         G.train()
         if probe["scatter"] is None:
-            return image_grid(fake, nrow=G.num_classes or None)
+            return image_grid(fake, nrow=probe["nrow"])
         return scatter_image(fake, probe["scatter"], plot_limit(probe["scatter"]))
 
     @torch.no_grad()
@@ -140,15 +162,20 @@ class GAN:
         G.train()
         return {"diversity": value}
 
+    def draw(self, G, n: int, seed: int) -> tuple[torch.Tensor, None]:
+        """n samples of G from seeded noise (conditional: the classes in equal shares), for metrics."""
+        return draw_plain(G, n, seed)
+
     def evaluator(self, data: Data, eval_cfg, cache_dir):
         """The metrics of G's samples against the real data (gan_cli/evaluate.py)."""
-        evaluate, settings = make_evaluator(data, eval_cfg, cache_dir)
+        evaluate, settings = make_evaluator(data, eval_cfg, cache_dir, draw=self.draw, codes=self.has_codes)
         self.reference = settings.get("real_reference")  # the verdict's floor: real data, scored alike
         return (lambda nets, seed=0: evaluate(nets["G"], seed)) if evaluate else None, settings
 
     def snapshot(self, nets: dict, data: Data, seed: int = 0) -> dict:
         """D's view of real and generated batches and the diversity, for judging one checkpoint."""
-        return snapshot_diagnostics(nets["G"], nets["D"], data, seed=seed, critic=self.game.critic)
+        return snapshot_diagnostics(nets["G"], nets["D"], data, seed=seed, critic=self.game.critic,
+                                    draw=self.draw)
 
     def verdict(self, history: list, evals: list, diverged_at=None, streak_min: int = 3) -> list:
         k, image = self.info.get("num_classes"), len(self.info["shape"]) == 3

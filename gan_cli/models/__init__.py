@@ -18,6 +18,7 @@ from gan_cli.config import ConfigError
 from gan_cli.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gan_cli.models.conditional import ConditionalDiscriminator, ConditionalGenerator, spectral_norm_
 from gan_cli.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gan_cli.models.info import InfoDiscriminator, InfoGenerator
 from gan_cli.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_cli.models.progan import ProGANDiscriminator, ProGANGenerator, progan_options
 from gan_cli.models.remedies import Packed, add_minibatch_std, packed_shape
@@ -205,6 +206,22 @@ def schedule_tags(nets: dict) -> dict:
     """TensorBoard tags of follow_step's stats (e.g. progan_alpha -> progan/alpha)."""
     modules = (m for net in nets.values() for m in net.modules())
     return {k: v for m in modules for k, v in getattr(m, "schedule_tags", {}).items()}
+
+
+def check_q_head(q_cfg, key: str = "method.q") -> dict:
+    """InfoGAN's Q head options, checked against InfoDiscriminator's annotated signature."""
+    return check_options(InfoDiscriminator, plain(q_cfg), key, skip=("self", "D", "outputs"))
+
+
+def build_info_models(model_cfg, shape, device, code_dim: int, q_outputs: int, q_cfg=None):
+    """InfoGAN's pair for model.name: G built for z_dim + code_dim inputs and fed [z, c]; D
+    (unconditional, spectral norm as configured) with the Q head of q_outputs numbers on its body."""
+    pair, top = model_options(model_cfg)
+    _kind(pair, model_cfg, translates=False)
+    opts = {**top["both"], **_net_options(pair, model_cfg, "g")}
+    G = pair.G(shape=tuple(shape), z_dim=top["z_dim"] + code_dim, **opts)
+    D = InfoDiscriminator(build_discriminator(model_cfg, shape), q_outputs, **check_q_head(q_cfg))
+    return InfoGenerator(G, top["z_dim"], code_dim).to(device), D.to(device)
 
 
 def load_weights(net: nn.Module, state: dict, what: str) -> nn.Module:
