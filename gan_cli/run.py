@@ -88,7 +88,8 @@ def check_resumable(ckpt: dict, cfg, info: dict, path) -> dict:
         raise ConfigError(f"train.resume={path}: {', '.join(refused)} would change the experiment; "
                           "resume with the checkpoint's settings (a resume may change only "
                           "train.steps, the logging, sample, eval and checkpoint cadence, "
-                          "train.threads/progress, device and paths)")
+                          "train.threads/progress/keep_snapshots, precision, compile, "
+                          "channels_last, device and paths)")
     # Settings one of the configs lacks (a gan-cli 0.1 checkpoint): what must still agree.
     for key in ("method", "model"):
         if old.get(key) != new[key]:
