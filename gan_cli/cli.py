@@ -311,18 +311,22 @@ def train_app(cfg: DictConfig):
         return results["metrics"].get(cfg.eval.objective)
 
 
+def sample_options(cfg: DictConfig) -> dict:
+    """The sample modes' options from a composed conf/sample.yaml (the CLI and gan_cli.api)."""
+    return {"seeds": list(cfg.seeds), "steps": cfg.steps, "arithmetic": cfg.arithmetic,
+            "k": cfg.k, "data_dir": cfg.paths.data_dir, "label": cfg.label,
+            "input": cfg.input, "direction": cfg.direction, "out": cfg.out,
+            "truncation": cfg.truncation, "mix_seeds": list(cfg.mix_seeds), "code": cfg.code,
+            "span": cfg.span}
+
+
 @clear_errors(memory_key="n")
 def sample_app(cfg: DictConfig):
     validate_sample(cfg)
     from gan_cli.sample import sample
 
-    options = {"seeds": list(cfg.seeds), "steps": cfg.steps, "arithmetic": cfg.arithmetic,
-               "k": cfg.k, "data_dir": cfg.paths.data_dir, "label": cfg.label,
-               "input": cfg.input, "direction": cfg.direction, "out": cfg.out,
-               "truncation": cfg.truncation, "mix_seeds": list(cfg.mix_seeds), "code": cfg.code,
-               "span": cfg.span}
     for path in sample(cfg.checkpoint, n=cfg.n, seed=cfg.seed, out=cfg.out, device=cfg.device,
-                       mode=cfg.mode, options=options):
+                       mode=cfg.mode, options=sample_options(cfg)):
         print(f"wrote {path}")
 
 
@@ -338,6 +342,13 @@ def eval_app(cfg: DictConfig):
 APPS = {"train": train_app, "sample": sample_app, "eval": eval_app}
 CONFIGS = {"train": "train", "sample": "sample", "eval": "evaluate"}
 COMMANDS = ("train", "sample", "eval", "report")
+
+
+def passive_threads() -> None:
+    """OpenMP threads that sleep instead of spinning while they wait (unless the user chose).
+    With other work on the cores (a second run, a sweep beside it), spinning threads compete
+    with it for the cores: measured in README "Threads"; set before torch loads OpenMP."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def run_app(command: str, args: list[str], prog: str | None = None) -> None:
@@ -407,6 +418,7 @@ def print_usage(file=sys.stdout) -> None:
 
 
 def main() -> None:
+    passive_threads()
     args = sys.argv[1:]
     if args and args[0] in ("-V", "--version"):
         print(f"gan-cli {version()}")

@@ -1,0 +1,48 @@
+"""gan_cli.api: train, sample and evaluate from Python with the CLI's configs and checks."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import TINY
+
+from gan_cli import api
+from gan_cli.cli import passive_threads
+from gan_cli.config import ConfigError
+
+RING = ["data=ring8", "data.n_points=500", "model=mlp", "train.threads=1"]
+
+
+def test_train_sample_evaluate_from_python(tmp_path, capfd):
+    results = api.train(TINY + RING + ["eval=default", "eval.n_samples=50", "eval.every=0"], tmp_path / "run")
+    assert results["status"] == "completed" and results["steps_done"] == 4
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["steps_done"] == 4
+    assert "Run completed at step 4" in capfd.readouterr().out  # log lines reach the notebook
+    paths = api.sample(tmp_path / "run", ["n=4", "seed=1"])
+    assert paths and all(p.is_file() for p in paths) and any(p.suffix == ".png" for p in paths)
+    metrics = api.evaluate(tmp_path / "run", ["eval.n_samples=50"])
+    assert "modes_hit" in metrics["metrics"] and (tmp_path / "run" / "eval.json").is_file()
+    assert api.config("train", ["data=ring8"]).model.name == "mlp"  # the recipe, as the CLI composes it
+
+
+def test_bad_input_raises_the_clis_one_line_error(tmp_path):
+    with pytest.raises(ConfigError, match="train.steps=0"):
+        api.train(TINY + RING + ["train.steps=0"], tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_openmp_threads_wait_passively_unless_the_user_chose(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    passive_threads()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    passive_threads()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    # The `gan` command sets it before torch (and its OpenMP runtime) is loaded.
+    code = ("import os, sys; sys.argv = ['gan', '--version']; from gan_cli.cli import main; main(); "
+            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout
+    assert out.splitlines()[-1] == "PASSIVE False"
