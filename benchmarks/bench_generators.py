@@ -19,6 +19,7 @@ from bench_train import compose
 from gan_cli.run import train
 
 COLUMNS = ("classifier_fid", "precision", "recall", "classes_covered")
+PAPER_LOSS = {"progan": "wgan_gp_drift", "stylegan": "nonsaturating_r1", "biggan": "hinge"}  # dcgan: default
 
 
 def seconds_per_step(overrides: list[str], steps: int) -> float:
@@ -28,7 +29,8 @@ def seconds_per_step(overrides: list[str], steps: int) -> float:
 
 
 def budget_run(model: str, minutes: float, probe: int, extra: list[str], out: Path) -> dict:
-    base = ["data=mnist", f"model={model}", *extra]
+    base = ["data=mnist", f"model={model}", *([f"loss={PAPER_LOSS[model]}"] if model in PAPER_LOSS else []),
+            *extra]
     steps = max(probe, int(minutes * 60 / seconds_per_step(base, probe)))
     if model == "progan":  # 7 -> 14 -> 28: five phases; full size from 60 % of the budget
         base.append(f"model.phase_steps={max(1, int(0.6 * steps / 4))}")

@@ -91,8 +91,12 @@ def check_resumable(ckpt: dict, cfg, info: dict, path) -> dict:
                           "train.threads/progress/keep_snapshots, precision, compile, "
                           "channels_last, device and paths)")
     # Settings one of the configs lacks (a gan-cli 0.1 checkpoint): what must still agree.
+    from gan_cli.models import with_added_keys  # keys filled in on load: compare like with like
+
     for key in ("method", "model"):
-        if old.get(key) != new[key]:
+        same = (with_added_keys(old.get(key)) == with_added_keys(new[key]) if key == "model"
+                else old.get(key) == new[key])
+        if not same:
             raise ConfigError(f"train.resume={path}: the checkpoint was trained with {key}={old.get(key)}"
                               f", this run asks for {key}={new[key]}; use the same {key} options")
     shapes = {k: v for k, v in ckpt["data"].items() if k not in ("source", "plot_limit")}

@@ -149,7 +149,7 @@ def sample(checkpoint, n: int = 64, seed: int = 0, out=None, device: str = "auto
         raise ConfigError(f"mode={mode} is not allowed for method={ckpt['config']['method']['name']}: "
                           f"one of {', '.join(modes)}")
     options = {**(options or {}), "n": n, "seed": seed, "device": device}
-    set_truncation(nets["G"], options.get("truncation", 1.0), ckpt)
+    set_truncation(nets.get("G"), options.get("truncation", 1.0), ckpt)  # two-domain methods: no G
     out = Path(str(out)) if out else default_out(ckpt_path, seed, mode)
     try:
         return modes[mode](method, nets, ckpt, options, out)

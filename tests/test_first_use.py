@@ -151,7 +151,7 @@ def test_one_name_per_figure_in_terminal_tensorboard_and_results(ring_run):
 
 def test_hparams_columns_are_what_the_sweep_varies(tmp_path):
     """Constant settings are no columns (they go to a text summary), a swept integer stays an
-    integer, and the metric `gan report` ranks by (modes_captured on ring8) comes first."""
+    integer, and the metric `gan report` ranks by (mode_score on ring8) comes first."""
     from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
     from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
     from tensorboard.plugins.hparams import plugin_data_pb2
@@ -178,7 +178,7 @@ def test_hparams_columns_are_what_the_sweep_varies(tmp_path):
         statuses.append(values["status"].string_value)
         exp = plugin_data_pb2.HParamsPluginData.FromString(tags["_hparams_/experiment"]).experiment
         metrics = [m.name.tag for m in exp.metric_infos]
-        assert metrics[0] == "metrics/modes_captured" and "metrics/plane_fid" in metrics
+        assert metrics[0] == "metrics/mode_score" and "metrics/plane_fid" in metrics
         info = {h.name: h for h in exp.hparam_infos}
         assert [v.string_value for v in info["train.d_steps"].domain_discrete.values] == ["1", "2"]
         acc = EventAccumulator(str(sweep / job), size_guidance={TENSORS: 0})

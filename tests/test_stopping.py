@@ -310,7 +310,7 @@ def test_resuming_a_finished_run_is_refused(ring_run):
     ("data=grid25", "data.name=grid25 (was ring8)"),
     ("loss=hinge", "loss.name=hinge (was nonsaturating)"),
     ("seed=1", "seed=1 (was 0)"),
-    ("optim.g.lr=0.001", "optim.g.lr=0.001 (was 0.0002)"),
+    ("optim.g.lr=0.005", "optim.g.lr=0.005 (was 0.001)"),  # ring8's recipe: Adam 1e-3
     pytest.param("train.batch_size=16", "train.batch_size=16 (was 8)", marks=pytest.mark.slow),
     pytest.param("data.std=0.05", "data.std=0.05 (was 0.02)", marks=pytest.mark.slow),
     pytest.param("train.ema=0.5", "train.ema=0.5 (was 0.0)", marks=pytest.mark.slow),
