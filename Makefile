@@ -18,11 +18,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install gan-cli (editable) with its test tools
 
-test: $(STAMP) ## run the test suite (CPU, offline; slow tests excluded)
-	$(BIN)/pytest
+test: $(STAMP) ## run the test suite (CPU, offline; slow tests excluded; 2 worker processes)
+	$(BIN)/pytest -n 2
 
 test-all: $(STAMP) ## run every test, slow ones included
-	$(BIN)/pytest -m ''
+	$(BIN)/pytest -n 2 -m ''
 
 lint: $(STAMP) ## check the code with ruff
 	$(BIN)/ruff check gan_cli tests benchmarks

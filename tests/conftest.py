@@ -1,6 +1,11 @@
 """Shared helpers: compose the real configs, run the real CLI, fake dataset files."""
 
 import os
+
+# `make test` runs 2 pytest workers on a 2-core machine: one torch thread each (set before torch
+# loads its OpenMP runtime; subprocesses inherit it), so that the workers don't oversubscribe.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 import struct
 import subprocess
 import sys
