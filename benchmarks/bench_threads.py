@@ -1,50 +1,61 @@
-"""Two `gan train` runs at once on this machine, torch threads at `auto`: OpenMP threads that
-spin while they wait (OMP_WAIT_POLICY=ACTIVE, GNU OpenMP's default behaviour for a while) against
-threads that sleep (PASSIVE, what `gan` sets unless told). One run alone as the yardstick.
+"""A second `gan train` beside a first on this machine: train.threads=auto (as many threads as
+the load average leaves idle cores) against a fixed thread count of all cores.
 
-    python benchmarks/bench_threads.py [--steps 200] [overrides ...]
+    python benchmarks/bench_threads.py [--steps 150] [--wait 45] [overrides ...]
 
-Prints steps/s of each run (from results.json: images/s / batch size).
+A first run with all cores' threads is started and left `--wait` seconds to raise the load
+average; then the second run is timed with train.threads=auto and with train.threads=<cores>,
+one after the other, while the first keeps running. Prints steps/s (results.json's images/s
+over the batch size) and the threads auto chose (its log). (An earlier version compared
+OMP_WAIT_POLICY=ACTIVE with PASSIVE: see README "Threads".)
 """
 
 import argparse
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 
-def start(args, out: Path, policy: str):
-    env = {**os.environ, "OMP_WAIT_POLICY": policy}
-    env.pop("OMP_NUM_THREADS", None)
+def gan(args, out: Path, **kw):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     return subprocess.Popen([sys.executable, "-m", "gan_cli", "train", *args, f"hydra.run.dir={out}"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
-def rate(out: Path, batch: int) -> float:
-    return json.loads((out / "results.json").read_text())["images_per_s"] / batch
+def timed(args, out: Path, batch: int) -> tuple[float, str]:
+    log = gan(args, out).communicate()[0]
+    chose = re.search(r"torch threads: (\d+)", log)
+    rate = json.loads((out / "results.json").read_text())["images_per_s"] / batch
+    return rate, chose.group(1) if chose else "all"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--wait", type=float, default=45)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("overrides", nargs="*", default=["model=dcgan", "data=mnist"])
     a = parser.parse_args()
-    args = [*a.overrides, f"train.steps={a.steps}", f"train.batch_size={a.batch}", "eval=off",
-            "train.progress=log", "train.threads=auto"]
+    cores = os.cpu_count() or 1
+    common = [*a.overrides, f"train.batch_size={a.batch}", "eval=off", "train.progress=log"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for policy in ("PASSIVE", "ACTIVE"):
-            alone = tmp / f"alone_{policy}"
-            start(args, alone, policy).wait()
-            pair = [tmp / f"{policy}_{i}" for i in range(2)]
-            for p in [start(args, out, policy) for out in pair]:
-                p.wait()
-            print(f"{policy:8s} alone {rate(alone, a.batch):7.2f} steps/s | two at once "
-                  f"{rate(pair[0], a.batch):7.2f} and {rate(pair[1], a.batch):7.2f} steps/s", flush=True)
+        first = gan(common + ["train.steps=100000", f"train.threads={cores}"], tmp / "first")
+        time.sleep(a.wait)
+        print(f"load average before the second run: {os.getloadavg()[0]:.2f} on {cores} cores", flush=True)
+        for threads in ("auto", str(cores)):
+            rate, chose = timed(common + [f"train.steps={a.steps}", f"train.threads={threads}"],
+                                tmp / f"second_{threads}", a.batch)
+            print(f"second run, train.threads={threads:4s}: {rate:6.2f} steps/s ({chose} threads)",
+                  flush=True)
+        first.send_signal(signal.SIGTERM)
+        first.communicate()
 
 
 if __name__ == "__main__":

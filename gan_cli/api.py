@@ -11,7 +11,6 @@ the same one-line message the CLI prints; log lines (progress, metrics) go to st
 """
 
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from hydra import compose, initialize_config_dir
 import gan_cli.schema  # noqa: F401  (registers the config schemas)
 from gan_cli.cli import CONFIGS, conf_dir, sample_options
 from gan_cli.config import validate_evaluate, validate_sample, validate_train
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does, if torch is not loaded yet
 
 
 def config(command: str = "train", overrides=()):

@@ -254,6 +254,16 @@ def torchrun_overrides(args: list[str]) -> list[str]:
     return overrides
 
 
+def idle_cores(cores: int) -> int:
+    """Cores that other work leaves idle, from the 1-minute load average (at least 1). More torch
+    threads than idle cores compete with that work: measured in README "Threads"."""
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        return cores
+    return max(1, min(cores, round(cores - busy)))
+
+
 def job_threads(cfg: DictConfig) -> int | None:
     """torch threads for this job: train.threads, or for auto, the machine's cores divided among
     the jobs a parallel launcher runs at once (None: torch's default, all cores)."""
@@ -262,8 +272,9 @@ def job_threads(cfg: DictConfig) -> int | None:
     hydra_cfg = HydraConfig.get()
     target = str(hydra_cfg.launcher.get("_target_", ""))
     cores = os.cpu_count() or 1
-    if hydra_cfg.mode != RunMode.MULTIRUN:
-        return None
+    if hydra_cfg.mode != RunMode.MULTIRUN:  # alone: the cores other work leaves idle
+        idle = idle_cores(cores)
+        return None if idle == cores else idle
     if "joblib" in target:
         n_jobs = hydra_cfg.launcher.get("n_jobs") or -1
         return max(1, cores // (cores if n_jobs < 0 else n_jobs))
@@ -344,13 +355,6 @@ CONFIGS = {"train": "train", "sample": "sample", "eval": "evaluate"}
 COMMANDS = ("train", "sample", "eval", "report")
 
 
-def passive_threads() -> None:
-    """OpenMP threads that sleep instead of spinning while they wait (unless the user chose).
-    With other work on the cores (a second run, a sweep beside it), spinning threads compete
-    with it for the cores: measured in README "Threads"; set before torch loads OpenMP."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def run_app(command: str, args: list[str], prog: str | None = None) -> None:
     """Run one Hydra app; Hydra's own errors (composing the config) become one line and exit 2.
     HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full tracebacks, for debugging."""
@@ -418,7 +422,6 @@ def print_usage(file=sys.stdout) -> None:
 
 
 def main() -> None:
-    passive_threads()
     args = sys.argv[1:]
     if args and args[0] in ("-V", "--version"):
         print(f"gan-cli {version()}")

@@ -2,14 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from conftest import TINY
 
 from gan_cli import api
-from gan_cli.cli import passive_threads
+from gan_cli.cli import idle_cores
 from gan_cli.config import ConfigError
 
 RING = ["data=ring8", "data.n_points=500", "model=mlp", "train.threads=1"]
@@ -33,16 +31,12 @@ def test_bad_input_raises_the_clis_one_line_error(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_openmp_threads_wait_passively_unless_the_user_chose(monkeypatch):
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    passive_threads()
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    passive_threads()
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
-    # The `gan` command sets it before torch (and its OpenMP runtime) is loaded.
-    code = ("import os, sys; sys.argv = ['gan', '--version']; from gan_cli.cli import main; main(); "
-            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout
-    assert out.splitlines()[-1] == "PASSIVE False"
+def test_auto_threads_leave_busy_cores_alone(monkeypatch):
+    """train.threads=auto outside a parallel launcher: as many torch threads as cores that the
+    load average leaves idle (a second run beside a first gets 1 thread of 2), at least 1."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.1, 0.0, 0.0))
+    assert idle_cores(2) == 1 and idle_cores(8) == 6
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert idle_cores(2) == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    assert idle_cores(2) == 1
