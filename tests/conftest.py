@@ -66,3 +66,12 @@ def data_dir(tmp_path, monkeypatch):
     path.mkdir()
     monkeypatch.setenv("GAN_DATA_DIR", str(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory):
+    """One tiny ring8 run through the real CLI, shared by a test module: (run dir, its result)."""
+    out = tmp_path_factory.mktemp("ring") / "run"
+    result = run_gan("train", *TINY, "model=mlp", "data=ring8", "data.n_points=500", f"hydra.run.dir={out}")
+    assert result.returncode == 0, result.stderr + result.stdout
+    return out, result

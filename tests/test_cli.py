@@ -15,15 +15,6 @@ from tensorboard.backend.event_processing.event_accumulator import (
 RING = ["model=mlp", "data=ring8", "data.n_points=500"]
 
 
-@pytest.fixture(scope="module")
-def ring_run(tmp_path_factory):
-    """One tiny ring8 run through the real CLI, shared by the tests below."""
-    out = tmp_path_factory.mktemp("ring") / "run"
-    result = run_gan("train", *TINY, *RING, f"hydra.run.dir={out}")
-    assert result.returncode == 0, result.stderr + result.stdout
-    return out, result
-
-
 def test_usage_and_unknown_command():
     for args, code in (((), 2), (("--help",), 0), (("fly",), 2)):
         result = run_gan(*args)

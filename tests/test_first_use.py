@@ -15,14 +15,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RING = ["model=mlp", "data=ring8", "data.n_points=500"]
 
 
-@pytest.fixture(scope="module")
-def ring_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("first") / "run"
-    result = run_gan("train", *TINY, *RING, f"hydra.run.dir={out}")
-    assert result.returncode == 0, result.stderr + result.stdout
-    return out, result
-
-
 def test_train_names_its_directory_and_tensorboard_at_start(ring_run):
     out, result = ring_run
     lines = result.stdout.splitlines()
