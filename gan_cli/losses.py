@@ -126,6 +126,7 @@ class Game:
     gp_weight: float = 0.0      # WGAN-GP penalty weight (lambda)
     r1_gamma: float = 0.0       # R1 penalty weight (gamma)
     clip: float = 0.0           # WGAN weight clipping: every critic weight kept in [-clip, clip]
+    r1_every: int = 1           # lazy R1 (Karras et al. 2020): on every r1_every-th D step, weight x r1_every
 
 
 # loss config name -> (J_D, J_G, critic?)
@@ -150,4 +151,5 @@ def make_game(loss_cfg) -> Game:
     if "drift" in loss_cfg:
         d = partial(wgan_drift_d, drift=float(loss_cfg.drift))
     return Game(d, g, critic, smoothing, float(loss_cfg.get("gp_weight", 0.0)),
-                float(loss_cfg.get("r1_gamma", 0.0)), float(loss_cfg.get("clip", 0.0)))
+                float(loss_cfg.get("r1_gamma", 0.0)), float(loss_cfg.get("clip", 0.0)),
+                int(loss_cfg.get("r1_every", 1)))  # absent from configs written before lazy R1

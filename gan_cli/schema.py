@@ -209,6 +209,7 @@ class Loss:
     """conf/loss/{hinge,lsgan}.yaml."""
     name: str = MISSING
     r1_gamma: float = MISSING
+    r1_every: int = MISSING
 
 
 @dataclass
@@ -217,6 +218,7 @@ class CrossEntropyLoss:
     name: str = MISSING
     label_smoothing: float = MISSING
     r1_gamma: float = MISSING
+    r1_every: int = MISSING
 
 
 @dataclass
@@ -224,6 +226,7 @@ class WganLoss:
     name: str = MISSING
     clip: float = MISSING
     r1_gamma: float = MISSING
+    r1_every: int = MISSING
 
 
 @dataclass
@@ -231,6 +234,7 @@ class WganGpLoss:
     name: str = MISSING
     gp_weight: float = MISSING
     r1_gamma: float = MISSING
+    r1_every: int = MISSING
 
 
 @dataclass
@@ -239,6 +243,7 @@ class WganGpDriftLoss:
     gp_weight: float = MISSING
     drift: float = MISSING
     r1_gamma: float = MISSING
+    r1_every: int = MISSING
 
 
 SCHEMAS = {

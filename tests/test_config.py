@@ -199,3 +199,31 @@ def test_wgan_gp_defaults_and_bad_penalty(datasets, tmp_path):
     with pytest.raises(ConfigError, match="loss.gp_weight=-1"):
         train(compose_train(TINY + data_overrides("ring8", datasets) + ["model=mlp", "loss=wgan_gp",
                                                                          "loss.gp_weight=-1"]), tmp_path)
+
+
+def test_lazy_r1_applies_every_kth_d_step_at_k_times_the_weight(datasets, tmp_path):
+    """loss.r1_every=3, gamma 2, two D steps an iteration: iterations 0-2 are D steps 0-5, and R1
+    (times 3 x 2) enters J_D at D steps 0 and 3 only, counted from the iteration (so resume keeps
+    the phase). A few-step run with the option trains; r1_every=0 is refused in one line."""
+    import torch
+
+    from gan_cli.config import ConfigError
+    from gan_cli.losses import r1_penalty
+    from gan_cli.methods.gan import GAN
+    overrides = data_overrides("ring8", datasets) + ["model=mlp", "loss=nonsaturating_r1", "loss.r1_gamma=2",
+                                                     "loss.r1_every=3", "train.d_steps=2"]
+    cfg = compose_train(TINY + overrides)
+    method = GAN(cfg, {"shape": [2], "source": "test", "num_classes": None}, torch.device("cpu"))
+    D, seen = method.nets["D"], []
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    method.d_step = lambda data: seen.append((method.d_index, float(torch.as_tensor(method.penalties(real, fake, None)).detach()))) \
+        or (torch.zeros(()), torch.zeros(8), torch.zeros(8))
+    method.g_step = lambda device: torch.zeros(())
+    for it in range(3):
+        method.step(None, it)
+    r1 = 2 * 3 * r1_penalty(lambda x: D(x, None), real).item()
+    assert [i for i, _ in seen] == list(range(6))
+    assert [p for _, p in seen] == pytest.approx([r1, 0, 0, r1, 0, 0]) and r1 > 0
+    run_tiny(tmp_path / "run", overrides)
+    with pytest.raises(ConfigError, match="loss.r1_every=0"):
+        train(compose_train(TINY + overrides[:-2] + ["loss.r1_every=0"]), tmp_path / "bad")

@@ -39,6 +39,7 @@ class GAN:
         self.opts = {"g": build_optimizer(cfg.optim.g, G.parameters(), "optim.g"),
                      "d": build_optimizer(cfg.optim.d, D.parameters(), "optim.d")}
         self.batch_size, self.d_steps = int(cfg.train.batch_size), int(cfg.train.d_steps)
+        self.d_index = 0  # D steps since step 0, counted from the iteration: lazy R1 resumes in phase
         self.amp = Precision(cfg.train.get("precision", "fp32"), device)
         if self.game.gp_weight or self.game.r1_gamma:  # train.compile leaves these nets eager
             self.no_compile = {"D": "its gradient penalty needs double backward, which torch.compile "
@@ -79,8 +80,8 @@ class GAN:
         D, game, total = self.nets["D"], self.game, 0.0
         if game.gp_weight:
             total = total + game.gp_weight * gradient_penalty(lambda x: D(x, y), real, fake)
-        if game.r1_gamma:
-            total = total + game.r1_gamma * r1_penalty(lambda x: D(x, y), real)
+        if game.r1_gamma and self.d_index % game.r1_every == 0:  # lazy: r1_every x the weight, 1/r1_every as often
+            total = total + game.r1_gamma * game.r1_every * r1_penalty(lambda x: D(x, y), real)
         return total
 
     def d_step(self, data: Data) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -113,7 +114,8 @@ class GAN:
     def step(self, data: Data, it: int) -> dict:
         """One iteration of Algorithm 1: k D steps, then one G step. Stats of the last D step."""
         scheduled = follow_step(self.nets, it)  # progan: this step's resolution and fade-in alpha
-        for _ in range(self.d_steps):
+        for j in range(self.d_steps):
+            self.d_index = it * self.d_steps + j
             loss_d, real_logits, fake_logits = self.d_step(data)
         loss_g = self.g_step(real_logits.device)
         self.amp.update()  # fp16: the loss scale adjusts once per iteration
