@@ -31,7 +31,10 @@ def seconds_per_step(overrides: list[str], steps: int) -> float:
 def budget_run(model: str, minutes: float, probe: int, extra: list[str], out: Path) -> dict:
     base = ["data=mnist", f"model={model}", *([f"loss={PAPER_LOSS[model]}"] if model in PAPER_LOSS else []),
             *extra]
-    steps = max(probe, int(minutes * 60 / seconds_per_step(base, probe)))
+    # progan's probe grows to full size in 4 steps: its cost per step there bounds the whole run's
+    # (its 7x7 and 14x14 phases cost less), so the run ends under the budget, not over it
+    full_size = ["model.phase_steps=1"] if model == "progan" else []
+    steps = max(probe, int(minutes * 60 / seconds_per_step(base + full_size, probe)))
     if model == "progan":  # 7 -> 14 -> 28: five phases; full size from 60 % of the budget
         base.append(f"model.phase_steps={max(1, int(0.6 * steps / 4))}")
     cfg = compose(base + [f"train.steps={steps}", "eval.every=0", "train.progress=log",
