@@ -111,7 +111,8 @@ def validate_data(data, metrics_on: bool) -> None:
 
 
 def validate_loss(loss) -> None:
-    """loss.*: penalty weights >= 0, R1 every >= 1 D steps, smoothing in [0, 1); the WGANs need their constraint."""
+    """loss.*: penalty weights >= 0, R1 every >= 1 D steps, smoothing in [0, 1); the WGANs need
+    their constraint."""
     _in_range(loss, "r1_gamma", "loss.", 0)
     if "r1_every" in loss:  # configs saved before lazy R1 lack it
         _at_least(loss, "r1_every", 1, "loss.")

@@ -216,8 +216,11 @@ def test_lazy_r1_applies_every_kth_d_step_at_k_times_the_weight(datasets, tmp_pa
     method = GAN(cfg, {"shape": [2], "source": "test", "num_classes": None}, torch.device("cpu"))
     D, seen = method.nets["D"], []
     real, fake = torch.randn(8, 2), torch.randn(8, 2)
-    method.d_step = lambda data: seen.append((method.d_index, float(torch.as_tensor(method.penalties(real, fake, None)).detach()))) \
-        or (torch.zeros(()), torch.zeros(8), torch.zeros(8))
+
+    def d_step(data):  # records the D step's index and its penalty instead of updating D
+        seen.append((method.d_index, float(torch.as_tensor(method.penalties(real, fake, None)).detach())))
+        return torch.zeros(()), torch.zeros(8), torch.zeros(8)
+    method.d_step = d_step
     method.g_step = lambda device: torch.zeros(())
     for it in range(3):
         method.step(None, it)

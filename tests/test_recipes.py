@@ -7,7 +7,7 @@ from gan_cli.run import train
 
 
 @pytest.mark.parametrize("data, model, lr, batch, steps", [
-    ("ring8", "mlp", 1e-3, 256, 10000), ("grid25", "mlp", 1e-3, 256, 10000),
+    ("ring8", "mlp", 1e-3, 1024, 20000), ("grid25", "mlp", 1e-3, 512, 20000),
     ("mnist", "dcgan", 2e-4, 64, 3000), ("fashion_mnist", "dcgan", 2e-4, 64, 3000),
     ("cifar10", "dcgan", 2e-4, 64, 3000), ("stacked_mnist", "dcgan", 2e-4, 64, 3000)])
 def test_data_brings_its_recipe(data, model, lr, batch, steps):

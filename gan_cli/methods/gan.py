@@ -80,7 +80,7 @@ class GAN:
         D, game, total = self.nets["D"], self.game, 0.0
         if game.gp_weight:
             total = total + game.gp_weight * gradient_penalty(lambda x: D(x, y), real, fake)
-        if game.r1_gamma and self.d_index % game.r1_every == 0:  # lazy: r1_every x the weight, 1/r1_every as often
+        if game.r1_gamma and self.d_index % game.r1_every == 0:  # lazy: k x the weight, 1/k as often
             total = total + game.r1_gamma * game.r1_every * r1_penalty(lambda x: D(x, y), real)
         return total
 
