@@ -1,6 +1,6 @@
 """dcgan, progan, stylegan and biggan on MNIST at an equal wall-clock budget (issue 12).
 
-    python benchmarks/bench_generators.py [--minutes 10] [--probe 30] [--models dcgan ...] [overrides ...]
+    python benchmarks/bench_generators.py [--minutes 10] [--probe 30] [--models dcgan ...] [-- overrides ...]
 
 For each model: a probe run of --probe steps estimates the seconds per step; train.steps is then
 set so that the run fills --minutes (progan's phase_steps so that it reaches the data's size at

@@ -3,6 +3,7 @@ the seed, one torch thread and a final evaluation at eval.n_samples), one run pe
 
     python benchmarks/bench_recipes.py [--data ring8 grid25] [--seeds 0 1 2 3 4] [--n 2000]
     python benchmarks/bench_recipes.py --data mnist --seeds 0     # classifier FID against wall time
+    python benchmarks/bench_recipes.py --data mnist --seeds 0 -- train.ema=0.999   # overrides after --
 
 2D mixtures: modes by both rules (modes_hit: the papers' >= 1 high-quality sample; modes_captured:
 this project's >= 10% of a fair share), high-quality %, PacGAN's reverse KL and mode_score.
