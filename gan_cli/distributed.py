@@ -15,7 +15,7 @@ import os
 import torch
 import torch.distributed as dist
 
-# Evaluation runs on rank 0 alone while the others wait in their next gradient average:
+# Evaluation runs on rank 0 alone while the others wait in the broadcast of its figures:
 # the default 10-30 min collective timeout must cover the longest evaluation.
 TIMEOUT = datetime.timedelta(hours=2)
 

@@ -204,12 +204,20 @@ def log_diagnostics(writer, step: int, stats: dict, method, view: dict, probe: d
     return {**entry, **extra}
 
 
-def log_metrics(writer, step: int, evaluate, view: dict) -> dict:
-    """Run the evaluator and write each figure under metrics/."""
-    values = evaluate(view)
+def log_metrics(writer, step: int, values: dict) -> dict:
+    """Write each figure of an evaluation under metrics/."""
     for key, value in values.items():
         writer.add_scalar(f"metrics/{key}", value, step)
     return {"step": step, **values}
+
+
+def on_every_rank(evaluate):
+    """Rank 0 evaluates; under torchrun the other ranks get a stand-in that returns None, so that
+    every rank enters each evaluation and joins its collectives (rank 0's figures, best.pt's
+    gather of RNG states) at the same step instead of waiting in different ones."""
+    if distributed.broadcast(evaluate is not None) and evaluate is None:
+        return lambda view: None
+    return evaluate
 
 
 class NullWriter:
@@ -241,7 +249,7 @@ class Checkpoints:
         self.path, self.method, self.averaged, self.stop, self.step = path, method, averaged, stop, None
         self.record = record  # config and data, as checkpoint_dict takes them
         self.last_finite = None
-        self.keeper = Keeper(path.parent.parent, keep)  # step_NNNNNN.pt snapshots and best.pt
+        self.keeper = Keeper(path.parent.parent, keep, writes=distributed.is_main())  # snapshots, best.pt
 
     def state(self, step: int) -> dict:
         rngs = distributed.gather(rng_state())  # a collective: every rank calls state() alike
@@ -274,7 +282,8 @@ class Checkpoints:
         return False
 
     def save_best(self, step: int, metrics: dict) -> None:
-        """best.pt when this evaluation is the best so far by the headline metric."""
+        """best.pt when this evaluation is the best so far by the headline metric. Every rank
+        decides alike (same figures, same record) and takes part in state()'s gather."""
         def save_to(step, path) -> bool:
             if not finite(self.method.nets):
                 return False
@@ -282,7 +291,7 @@ class Checkpoints:
             if distributed.is_main():
                 with self.stop.protected(), writing(f"the best checkpoint to {path}"):
                     write_checkpoint(path, ckpt)
-            return distributed.is_main()
+            return True
         self.keeper.consider(step, metrics, save_to)
 
     def save_last_finite(self) -> None:
@@ -294,14 +303,19 @@ class Checkpoints:
 def evaluate_safely(out: dict, writer, step: int, evaluate, view: dict, ckpts: Checkpoints) -> bool:
     """Evaluate (and keep best.pt); an error is logged and recorded in out["eval_error"], and never
     ends training."""
+    values, error = None, None
     try:
-        out["evals"].append(log_metrics(writer, step, evaluate, view))
-        ckpts.save_best(step, out["evals"][-1])
-        return True
+        values = evaluate(view)  # rank 0's figures; None on the other ranks
     except Exception as e:
-        out.update(eval_error=f"{type(e).__name__}: {e}", eval_error_step=step)
+        error = f"{type(e).__name__}: {e}"
         log.exception(f"The evaluation at step {step} failed; no more metrics in this run")
+    values, error = distributed.broadcast((values, error))  # every rank takes rank 0's outcome
+    if error:
+        out.update(eval_error=error, eval_error_step=step)
         return False
+    out["evals"].append(log_metrics(writer, step, values))
+    ckpts.save_best(step, out["evals"][-1])
+    return True
 
 
 def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: int, evaluate,
@@ -450,9 +464,10 @@ def run(cfg, out_dir: Path, hparams: dict | None, stop: Stop) -> dict:
         if main:
             with writing(out_dir / rundir.CONFIG):
                 atomic_write(out_dir / rundir.CONFIG, lambda tmp: OmegaConf.save(ckpts.record["config"], tmp))
-        # Rank 0 evaluates alone; the others wait at their next all_reduce (distributed.TIMEOUT).
+        # Rank 0 evaluates alone; the others wait in the broadcast of its figures (distributed.TIMEOUT).
         evaluate, results["eval"] = (method.evaluator(data, cfg.eval, feature_cache(cfg)) if main
                                      else (None, {}))
+        evaluate = on_every_rank(evaluate)
         t0, stop.armed = time.perf_counter(), True
         loop(cfg, out_dir, writer, data, method, averaged, start, evaluate, ckpts, out)
         finish(out, ckpts, writer, evaluate, {**method.nets, **averaged}, cfg.train)

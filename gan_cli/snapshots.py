@@ -21,9 +21,10 @@ BEST, BEST_RECORD = "best.pt", "best.json"
 
 
 class Keeper:
-    def __init__(self, run_dir, keep: int):
+    def __init__(self, run_dir, keep: int, writes: bool = True):
         self.last = rundir.checkpoint_file(run_dir)
         self.dir, self.keep = self.last.parent, int(keep)
+        self.writes = writes  # False on torchrun's ranks other than 0: they track the best, unwritten
         record = self.dir / BEST_RECORD
         self.best = json.loads(record.read_text()) if record.is_file() else None
 
@@ -60,5 +61,7 @@ class Keeper:
         found = self.better(metrics)
         if found and save(step, self.best_file):
             self.best = {"metric": found[0], "value": found[1], "step": step}
+            if not self.writes:
+                return
             self.dir.mkdir(parents=True, exist_ok=True)
             (self.dir / BEST_RECORD).write_text(json.dumps(self.best, indent=2) + "\n")

@@ -26,11 +26,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(tmp_path, *args, nproc=2):
+def torchrun(tmp_path, *args, nproc=2, timeout=600):
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
            f"--master_port={free_port()}", "-m", "gan_cli", "train", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env=env)
 
 
 def test_torchrun_two_processes_one_run_directory_then_resume_on_one(tmp_path, caplog):
@@ -54,6 +54,22 @@ def test_torchrun_two_processes_one_run_directory_then_resume_on_one(tmp_path, c
         results = train(compose_train(TINY + RING + ["train.steps=8", f"train.resume={run}"]), run)
     assert results["status"] == "completed" and results["steps_done"] == 8
     assert any("written by 2 process(es), this run has 1" in r.getMessage() for r in caplog.records)
+
+
+def test_torchrun_with_evaluation_completes_and_keeps_the_best(tmp_path):
+    """Rank 0 evaluates alone: every rank still enters each evaluation, so that best.pt's gather
+    of RNG states and the final evaluation never leave one rank waiting in another collective
+    (this hung until the 2-hour timeout)."""
+    tiny = [a for a in TINY if a != "eval=off"]
+    done = torchrun(tmp_path, *tiny, *RING, "train.steps=6", "train.threads=1", "eval.every=2",
+                    "eval.n_samples=200", f"hydra.run.dir={tmp_path / 'run'}", timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["status"] == "completed" and results["ranks"] == 2
+    assert results["metrics_step"] == 6 and "mode_score" in results["metrics"], results
+    assert (tmp_path / "run" / "checkpoints" / "best.pt").is_file()
+    best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
+    assert len(best["rng_ranks"]) == 2  # gathered from both ranks
 
 
 def _rank(rank: int, init: str, out: dict) -> None:

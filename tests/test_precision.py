@@ -35,6 +35,27 @@ def test_16_bit_forward_passes_on_every_model(model, precision, data_dir):
     assert all(torch.isfinite(v) for s in stats for v in s.values())
 
 
+# Every model and every method, small: each trains a few steps under bf16 and fp16 (stylegan's
+# w_avg update once met a bf16 tensor under autocast and raised).
+EVERY = {"progan": MNIST + ["model=progan", "loss=wgan_gp_drift", "model.z_dim=8", "model.g.width=8",
+                            "model.d.width=8"],
+         "stylegan": MNIST + ["model=stylegan", "loss=nonsaturating_r1", "model.z_dim=8", "model.g.width=8",
+                              "model.d.width=8", "model.g.w_dim=8", "model.g.mapping_layers=2"],
+         "biggan": MNIST + ["model=biggan", "loss=hinge", "model.z_dim=8", "model.g.width=8",
+                            "model.d.width=8", "model.g.embed_dim=4"],
+         "infogan": MNIST + ["method=infogan", "model.g.width=8", "model.d.width=8", "method.q.hidden=16"],
+         "cyclegan": ["method=cyclegan", "model.g.width=4", "model.g.blocks=1", "model.d.width=4"],
+         "discogan": ["method=discogan", "model.g.width=4", "model.d.width=4"]}
+
+
+@pytest.mark.parametrize("what", sorted(EVERY))
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_16_bit_training_of_every_family_and_method(what, precision, tmp_path, data_dir):
+    cfg = compose_train(TINY + EVERY[what] + [f"train.precision={precision}", "train.threads=1"])
+    results = train(cfg, tmp_path / "run")
+    assert results["status"] == "completed" and results["steps_done"] == 4, results.get("error")
+
+
 def test_fp32_stays_fp32(data_dir):
     seen, _, method = out_dtypes(compose_train(TINY + ON["mlp"] + ["model=mlp"]))
     assert seen == {("G", torch.float32), ("D", torch.float32)}

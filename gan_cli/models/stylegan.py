@@ -112,7 +112,8 @@ class StyleGANGenerator(nn.Module):
         ws = w[:, None].repeat(1, self.num_ws, 1)
         if self.training:
             with torch.no_grad():
-                self.w_avg.lerp_(w.detach().mean(0), 1 - self.beta)
+                # w is bf16/fp16 under autocast; the average stays fp32
+                self.w_avg.lerp_(w.detach().mean(0).to(self.w_avg.dtype), 1 - self.beta)
             if self.mixing > 0:
                 cut = torch.randint(1, self.num_ws, (len(z), 1), device=z.device)
                 cut = torch.where(torch.rand(len(z), 1, device=z.device) < self.mixing, cut, self.num_ws)
