@@ -46,13 +46,20 @@ def train(overrides=(), out_dir=None) -> dict:
     validate_train(cfg)
     import torch
 
+    from gan_cli import distributed
     from gan_cli.run import train as run_train
 
     if cfg.train.threads != "auto":
         torch.set_num_threads(int(cfg.train.threads))
-    out = Path(out_dir) if out_dir else Path(cfg.paths.output_dir) / time.strftime("%Y-%m-%d/%H-%M-%S")
-    _log_to_stdout()
-    return run_train(cfg, out)
+    distributed.init()  # under torchrun: join the process group, as `gan train` does (else a no-op)
+    stamp = distributed.broadcast(time.strftime("%Y-%m-%d/%H-%M-%S"))  # rank 0's clock names the run
+    out = Path(out_dir) if out_dir else Path(cfg.paths.output_dir) / stamp
+    if distributed.is_main():
+        _log_to_stdout()
+    try:
+        return run_train(cfg, out)
+    finally:
+        distributed.finish()
 
 
 def sample(checkpoint, overrides=()) -> list[Path]:

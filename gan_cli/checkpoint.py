@@ -52,9 +52,12 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["cpu"])
+    """RNG states are CPU byte tensors whatever map_location moved them to; CUDA states are set
+    for the devices both the checkpoint and this machine have (fewer GPUs visible: the first ones)."""
+    torch.set_rng_state(state["cpu"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        for i, s in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(s.cpu(), i)
 
 
 def checkpoint_dict(*, step: int, nets: dict, opts: dict, config: dict, data: dict,

@@ -62,7 +62,7 @@ def average_gradients(params) -> None:
         return
     flat = torch.cat([g.flatten() for g in grads])
     dist.all_reduce(flat)
-    flat.div_(world()).nan_to_num_()
+    flat.div_(world())  # an inf stays: fp16's scaler must see it on every rank to skip the step
     offset = 0
     for g in grads:
         g.copy_(flat[offset:offset + g.numel()].view_as(g))

@@ -99,7 +99,8 @@ def classifier_space(data: Data, cache_dir: Path, epochs: int) -> FeatureSpace:
         info = saved["info"]
     else:
         log.info(f"Training the feature classifier on {data.source} (cached at {path})")
-        with torch.random.fork_rng(devices=[]):  # leave the run's RNG as a cached load would
+        # Leave the run's RNG, CPU and every GPU's, as a cached load would (manual_seed seeds them all)
+        with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
             model, info = train_classifier(data, epochs)
         atomic_write(path, lambda tmp: torch.save({"state": model.state_dict(), "info": info}, tmp))
     model.eval()

@@ -111,8 +111,23 @@ def load_state(method, ckpt: dict, what: str, averaged: dict | None = None) -> N
         load_weights(net, ckpt["nets"][name], what)
     for name, opt in method.opts.items():
         opt.load_state_dict(ckpt["opts"][name])
+        like_params(opt)
     for name, net in (averaged or {}).items():  # a run without an average starts it from the net
         load_weights(net, ckpt["averaged"].get(name, ckpt["nets"][name]), what)
+
+
+def like_params(opt) -> None:
+    """Each optimizer state (Adam's moments) in its parameter's memory layout: a run saved in NCHW
+    and resumed with train.channels_last (or the reverse) keeps the saved strides otherwise, and
+    CUDA's fused Adam refuses parameters and states whose layouts differ."""
+    import torch
+
+    for group in opt.param_groups:
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)  # p's strides
 
 
 def rebuild(ckpt: dict, device, what: str = "checkpoint"):

@@ -89,6 +89,46 @@ def _rank(rank: int, init: str, out: dict) -> None:
     dist.destroy_process_group()
 
 
+def test_the_python_api_under_torchrun_trains_one_run_on_both_ranks(tmp_path):
+    """gan_cli.api.train joins torchrun's process group as `gan train` does: one run directory,
+    two ranks (each rank trained alone before, into the same directory)."""
+    script = tmp_path / "job.py"
+    overrides = [*TINY, *RING, "train.steps=4", "train.threads=1"]
+    script.write_text(f"from gan_cli import api\napi.train({overrides!r}, {str(tmp_path / 'run')!r})\n")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           f"--master_port={free_port()}", str(script)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["status"] == "completed" and results["ranks"] == 2 and results["ranks_in_sync"] is True
+
+
+def _fp16_rank(rank: int, init: str, out: dict) -> None:
+    from gan_cli.precision import Precision
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1)
+    before = [p.detach().clone() for p in net.parameters()]
+    opt, amp = torch.optim.SGD(net.parameters(), lr=0.1), Precision("fp16", "cpu")
+    loss = net(torch.ones(2, 3)).sum() * (float("inf") if rank == 1 else 1.0)  # rank 1 overflows
+    amp.minimize(loss, opt)
+    amp.update()
+    out[rank] = {"scale": amp.scaler.get_scale(),
+                 "moved": any(not torch.equal(a, p) for a, p in zip(before, net.parameters()))}
+    dist.destroy_process_group()
+
+
+def test_fp16_skips_a_step_that_overflowed_on_any_rank(tmp_path):
+    """The averaged gradients keep their inf: every rank's scaler skips the step and halves the
+    scale (cleaning them first hid the overflow and stepped on garbage)."""
+    out = mp.Manager().dict()
+    mp.spawn(_fp16_rank, args=(f"file://{tmp_path / 'rendezvous'}", out), nprocs=2)
+    for rank in (0, 1):
+        assert out[rank] == {"scale": 2.0 ** 15, "moved": False}, (rank, dict(out[rank]))
+
+
 def test_ranks_draw_their_own_batches_and_stay_in_sync(tmp_path):
     """setup() + step() on 2 gloo ranks: different real batches, identical weights after
     averaged updates, and in_sync() notices when they are not."""

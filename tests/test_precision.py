@@ -7,7 +7,7 @@ import torch
 from conftest import TINY, compose_train, one_line_error, run_gan
 
 from gan_cli.checkpoint import load_checkpoint
-from gan_cli.run import setup, train
+from gan_cli.run import resume_from, setup, train
 
 MNIST = ["data=mnist", "data.download=false"]
 ON = {"mlp": ["data=ring8", "data.n_points=500"], "dcgan": MNIST + ["model.g.width=8", "model.d.width=8"],
@@ -95,6 +95,26 @@ def test_fp16_resume_is_exact(tmp_path, data_dir):
     for name in full["nets"]:
         for key, value in full["nets"][name].items():
             assert torch.equal(value, part["nets"][name][key]), (name, key)
+
+
+@pytest.mark.parametrize("first,then", [("false", "true"), ("true", "false")])
+def test_resume_switching_channels_last_gives_the_optimizer_state_the_weights_layout(first, then, tmp_path,
+                                                                                     data_dir):
+    """A resume may switch train.channels_last: Adam's moments follow the weights' new layout
+    (CUDA's fused Adam refuses a parameter and a state whose strides differ)."""
+    base = TINY + ON["dcgan"] + ["model=dcgan"]
+    train(compose_train(base + ["train.steps=2", f"train.channels_last={first}"]), tmp_path / "run")
+    cfg = compose_train(base + ["train.steps=4", f"train.channels_last={then}",
+                                f"train.resume={tmp_path / 'run'}"])
+    data, info, method, averaged = setup(cfg, torch.device("cpu"))
+    resume_from(cfg, info, method, averaged, torch.device("cpu"))
+    checked = 0
+    for opt in method.opts.values():
+        for p, state in opt.state.items():
+            for key in ("exp_avg", "exp_avg_sq"):
+                assert state[key].stride() == p.stride(), (key, p.shape)
+                checked += p.dim() == 4
+    assert checked > 0  # conv weights among them
 
 
 def test_channels_last_weights(tmp_path, data_dir):
