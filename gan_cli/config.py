@@ -60,6 +60,8 @@ def _one_of(value, key: str, choices) -> None:
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+AUGMENTS = ("none", "diffaugment", "ada")              # gan_cli/augment.py
+AUGMENT_OPS = ("translation", "cutout", "color")       # its transforms, by name
 
 
 def check_seed(value, key: str = "seed") -> None:
@@ -75,6 +77,8 @@ def validate_train_settings(t) -> None:
         _at_least(t, key, 1, "train.")
     _at_least(t, "keep_snapshots", 0, "train.", " (0 keeps none)")
     _in_range(t, "ema", "train.", 0, 1, "a decay in [0, 1), e.g. 0.999; 0 turns the EMA off")
+    _check(0 <= t.ema_rampup <= 1, "train.ema_rampup", t.ema_rampup,
+           "a fraction in [0, 1] of the steps so far; 0 uses train.ema from the first step")
     _one_of(t.progress, "train.progress", PROGRESS)
     code = t.diverged_exit_code
     _check(0 <= code <= 255, "train.diverged_exit_code", code, "an exit code in [0, 255]")
@@ -82,6 +86,18 @@ def validate_train_settings(t) -> None:
     _check(threads == "auto" or _is_int(threads) and threads >= 1, "train.threads", threads,
            "auto or an integer >= 1")
     _one_of(t.precision, "train.precision", PRECISIONS)
+    validate_augment(t)
+
+
+def validate_augment(t) -> None:
+    """train.augment, its transforms and ADA's target (gan_cli/augment.py)."""
+    _one_of(t.augment, "train.augment", AUGMENTS)
+    ops = list(t.augment_ops)
+    for op in ops:
+        _one_of(op, "train.augment_ops", AUGMENT_OPS)
+    _check(len(ops) > 0 or t.augment == "none", "train.augment_ops", ops,
+           "at least one of " + ", ".join(AUGMENT_OPS))
+    _check(0 < t.ada_target < 1, "train.ada_target", t.ada_target, "a number in (0, 1)")
 
 
 def validate_data(data, metrics_on: bool) -> None:

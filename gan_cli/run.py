@@ -11,6 +11,7 @@ the method (gan_cli/methods/, chosen by `method=`) says what one iteration is.
 import copy
 import logging
 import math
+import os
 import signal
 import time
 from contextlib import contextmanager
@@ -44,13 +45,23 @@ from gan_cli.stopping import Stop
 log = logging.getLogger(__name__)
 
 
+def ema_decay(decay: float, rampup: float, step: int) -> float:
+    """The decay at this step: train.ema, or less while the half-life (in steps) that train.ema
+    gives, ln 0.5 / ln decay, exceeds rampup * step (StyleGAN2-ADA's ema_rampup). Without it a
+    0.999 average over 300 steps is still 74% the initial weights; with it, step 1 copies G."""
+    if rampup <= 0 or decay <= 0:
+        return decay
+    return min(decay, 0.5 ** (1 / (rampup * step)))
+
+
 def ema_update(avg, net, decay: float) -> None:
-    """avg <- decay * avg + (1 - decay) * net for the weights; buffers (batchnorm stats) copied."""
+    """avg <- decay * avg + (1 - decay) * net for the weights; buffers (batchnorm stats) copied.
+    The _foreach forms launch one kernel for all tensors (a loop launches one per tensor)."""
     with torch.no_grad():
-        for e, p in zip(avg.parameters(), net.parameters()):
-            e.lerp_(p, 1 - decay)
-        for e, b in zip(avg.buffers(), net.buffers()):
-            e.copy_(b)
+        torch._foreach_lerp_(list(avg.parameters()), list(net.parameters()), 1 - decay)
+        buffers = list(avg.buffers())
+        if buffers:
+            torch._foreach_copy_(buffers, list(net.buffers()))
 
 
 # What a resume may change: how long it trains, how often it logs, samples, evaluates and saves,
@@ -58,7 +69,8 @@ def ema_update(avg, net, decay: float) -> None:
 RESUME_MAY_CHANGE = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every",
                      "train.n_samples", "train.resume", "train.progress", "train.diverged_exit_code",
                      "train.threads", "train.keep_snapshots", "train.precision", "train.channels_last",
-                     "train.compile", "device", "eval", "paths", "data.root", "data.download", "data.cache")
+                     "train.compile", "train.deterministic", "device", "eval", "paths", "data.root",
+                     "data.download", "data.cache")
 
 
 def leaves(node, prefix: str = ""):
@@ -89,7 +101,7 @@ def check_resumable(ckpt: dict, cfg, info: dict, path) -> dict:
                           "resume with the checkpoint's settings (a resume may change only "
                           "train.steps, the logging, sample, eval and checkpoint cadence, "
                           "train.threads/progress/keep_snapshots, precision, compile, "
-                          "channels_last, device and paths)")
+                          "channels_last, deterministic, device and paths)")
     # Settings one of the configs lacks (a gan-cli 0.1 checkpoint): what must still agree.
     from gan_cli.models import with_added_keys  # keys filled in on load: compare like with like
 
@@ -228,7 +240,25 @@ class NullWriter:
 
 
 def finite(nets: dict) -> bool:
-    return all(torch.isfinite(p).all() for net in nets.values() for p in net.parameters())
+    """Whether every weight is finite: one read back from the device for all of them."""
+    checks = [torch.isfinite(p).all() for net in nets.values() for p in net.parameters()]
+    return bool(torch.stack(checks).all()) if checks else True
+
+
+def refresh(kept, new):
+    """A copy of `new` (a checkpoint's nested dicts and lists), written into the tensors of `kept`,
+    an earlier copy, where shapes, dtypes and devices agree: no new allocations at each log step."""
+    if torch.is_tensor(new):
+        same = (torch.is_tensor(kept) and kept.shape == new.shape and kept.dtype == new.dtype
+                and kept.device == new.device)
+        return kept.copy_(new) if same else new.detach().clone()
+    if isinstance(new, dict):
+        kept = kept if isinstance(kept, dict) else {}
+        return {key: refresh(kept.get(key), value) for key, value in new.items()}
+    if isinstance(new, (list, tuple)):
+        kept = kept if isinstance(kept, (list, tuple)) and len(kept) == len(new) else [None] * len(new)
+        return type(new)(refresh(k, v) for k, v in zip(kept, new))
+    return copy.deepcopy(new)
 
 
 @contextmanager
@@ -259,7 +289,7 @@ class Checkpoints:
 
     def remember(self, step: int) -> None:
         if finite(self.method.nets):
-            self.last_finite = copy.deepcopy(self.state(step))
+            self.last_finite = refresh(self.last_finite, self.state(step))
 
     def write(self, ckpt: dict) -> None:
         """Never cut in half by a signal; a full disk leaves the previous file whole."""
@@ -333,7 +363,7 @@ def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: 
         for step in range(start + 1, t.steps + 1):
             stats = method.step(data, step)
             for name, avg in averaged.items():
-                ema_update(avg, method.nets[name], t.ema)
+                ema_update(avg, method.nets[name], ema_decay(t.ema, t.ema_rampup, step))
             out.update(steps_done=step, final=stats)
             bar.advance()
             if step % t.log_every == 0 or step == t.steps:
@@ -356,7 +386,10 @@ def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: 
             if step % t.ckpt_every == 0 and step != t.steps and not ckpts.save(step):
                 out.update(status="diverged", diverged_at=step)
                 break
-            if distributed.any_rank(stop.requested, device):  # every rank leaves at the same step
+            # every rank leaves at the same step; under torchrun the vote (a collective and a read
+            # back) is held at log steps only, so a stop takes effect within train.log_every steps
+            voting = distributed.world() == 1 or step % t.log_every == 0
+            if voting and distributed.any_rank(stop.requested, device):
                 out.update(status="interrupted", signal=signal.Signals(stop.signum).name)
                 break
 
@@ -444,11 +477,21 @@ def first_results(cfg, data: Data, device, ckpts: Checkpoints, start: int, chang
     return results
 
 
+def kernels(device, deterministic: bool) -> None:
+    """cuDNN's autotuner picks the fastest kernels on a GPU, and some of those (and some atomics-
+    based ones) do not give the same bits twice, so a GPU resume matches an unbroken run only
+    approximately. train.deterministic trades that speed for bit-identity; the CPU is exact either way."""
+    torch.backends.cudnn.benchmark = device.type == "cuda" and not deterministic
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition for it
+    torch.use_deterministic_algorithms(deterministic)
+
+
 def run(cfg, out_dir: Path, hparams: dict | None, stop: Stop) -> dict:
     """train()'s work, under its lock and signal handler."""
     wall0, device = time.perf_counter(), distributed.local_device(resolve_device(cfg.device))
     main = distributed.is_main()
-    torch.backends.cudnn.benchmark = device.type == "cuda"
+    kernels(device, bool(cfg.train.get("deterministic", False)))
     torch.manual_seed(int(cfg.seed))
     data, info, method, averaged = setup(cfg, device)
     start, changed = resume_from(cfg, info, method, averaged, device) if cfg.train.resume else (0, {})

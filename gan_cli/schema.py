@@ -29,10 +29,15 @@ class TrainSettings:
     progress: str = MISSING
     diverged_exit_code: int = MISSING
     ema: float = MISSING
+    ema_rampup: float = MISSING
+    augment: str = MISSING
+    augment_ops: list[str] = MISSING
+    ada_target: float = MISSING
     threads: Any = MISSING  # `auto` or an integer >= 1: OmegaConf 2.3 has no such type, config.py checks it
     precision: str = MISSING
     channels_last: bool = MISSING
     compile: bool = MISSING
+    deterministic: bool = MISSING
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """progan, stylegan and biggan: train on every image dataset they accept, resume exactly, log the
 progressive schedule, and draw truncated, style-mixed and W-interpolated samples."""
 
+import copy
+
 import pytest
 import test_config
 import torch
@@ -80,6 +82,23 @@ def test_progan_schedule_is_a_function_of_the_step():
                      (2, 1.0), (2, 1.0)]
 
 
+def test_progan_reads_its_step_back_only_when_the_buffer_changes(monkeypatch):
+    """G and D ask for the phase at every forward pass: after follow_step nothing is read back from
+    the step buffer (on a GPU each read waits for the device); a loaded or copied step is read once."""
+    from gan_cli.models import build_models, follow_step
+    G, D = build_models(compose_train(["model=progan", *SMALL["progan"], "model.phase_steps=2"]).model,
+                        (1, 28, 28), "cpu")
+    G2 = copy.deepcopy(G)
+    reads = []
+    real_int = torch.Tensor.__int__
+    monkeypatch.setattr(torch.Tensor, "__int__", lambda t: reads.append(1) or real_int(t))
+    follow_step({"G": G, "D": D}, 4)
+    D(G(torch.randn(2, 8)))
+    assert reads == [] and G.phase() == (1, 0.5)
+    G2.load_state_dict(G.state_dict())  # the EMA copies buffers the same way
+    assert G2.phase() == (1, 0.5) and G2.phase() == (1, 0.5) and len(reads) == 1
+
+
 def weights(run):
     return torch.load(run / "checkpoints" / "last.pt", weights_only=True)
 
@@ -114,6 +133,21 @@ def test_biggan_refuses_unlabelled_data_and_unconditional(datasets, tmp_path):
         train(tiny("biggan", "mnist", datasets, ["model.conditional=false"]), tmp_path / "r")
     with pytest.raises(ConfigError, match="model.g.attention=20 is not allowed for 28x28 data: one of 7, 14"):
         train(tiny("biggan", "mnist", datasets, ["model.g.attention=20"]), tmp_path / "r2")
+
+
+def test_biggan_d_spectral_normalises_its_class_embedding_and_g_keeps_its_own_plain():
+    """As BigGAN-PyTorch (SNEmbedding in D, nn.Embedding in G): at initialisation the projection
+    term <embed(y), h> is then of the order of the linear term, not a random offset per class."""
+    from torch.nn.utils import parametrize
+
+    from gan_cli.models import build_models
+    G, D = build_models(compose_train(["model=biggan", *SMALL["biggan"]]).model, (1, 28, 28), "cpu", 10)
+    assert parametrize.is_parametrized(D.embed, "weight")
+    assert not parametrize.is_parametrized(G.shared, "weight")
+    with torch.no_grad():
+        for _ in range(20):  # power iterations settle the spectral norm estimate
+            D(torch.randn(16, 1, 28, 28), torch.arange(16) % 10)
+        assert torch.linalg.matrix_norm(D.embed.weight, 2) < 1.1
 
 
 def test_biggan_truncation_and_orthogonal_regularisation():

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import TINY, compose_train
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
@@ -108,3 +109,31 @@ def test_ema_update_formula():
     before = G_ema.weight.detach().clone()
     ema_update(G_ema, G, 0.9)
     assert torch.allclose(G_ema.weight, 0.9 * before + 0.1 * G.weight)
+
+
+def test_ema_warm_up_follows_stylegan2_ada_rampup():
+    """Half-life min(ln 0.5 / ln decay, rampup * step) steps: step 1 nearly copies G, the decay grows
+    with the steps and stops at train.ema; rampup 0 (or no EMA) leaves the decay as it is."""
+    from gan_cli.run import ema_decay
+    assert ema_decay(0.999, 0.05, 1) < 1e-6
+    assert ema_decay(0.999, 0.05, 1000) == pytest.approx(0.5 ** (1 / 50))  # half-life 50 steps
+    assert ema_decay(0.999, 0.05, 10 ** 6) == 0.999
+    assert [ema_decay(0.999, 0.05, s) for s in (10, 100, 1000)] == sorted(ema_decay(0.999, 0.05, s)
+                                                                         for s in (10, 100, 1000))
+    assert ema_decay(0.999, 0.0, 1) == 0.999 and ema_decay(0.0, 0.05, 1) == 0.0
+
+
+@pytest.mark.parametrize("rampup,near", [("0.05", "G"), ("0", "start")])
+def test_a_short_run_averages_the_trained_g_only_with_the_warm_up(rampup, near, tmp_path):
+    """train.ema=0.999 over 30 steps: with the warm-up the average sits near the trained G; without
+    it, the average is still mostly the initial weights (97% of them after 30 steps)."""
+    torch.manual_seed(0)
+    cfg = compose_train(TINY + RING + ["train.ema=0.999", f"train.ema_rampup={rampup}", "train.steps=30"])
+    from gan_cli.run import setup
+    start = {k: v.clone() for k, v in setup(cfg, torch.device("cpu"))[2].nets["G"].state_dict().items()}
+    train(cfg, tmp_path)
+    ckpt = weights(tmp_path)
+    avg, G = ckpt["averaged"]["G"], ckpt["nets"]["G"]
+    to_g = sum((avg[k] - G[k]).norm() for k in G)
+    to_start = sum((avg[k] - start[k]).norm() for k in G)
+    assert (to_g < to_start) == (near == "G"), (float(to_g), float(to_start))

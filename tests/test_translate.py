@@ -254,6 +254,23 @@ def test_image_pool():
     assert sorted(pool.state_dict()) == ["count", "images"]
 
 
+def test_image_pool_takes_a_batch_at_a_time_and_reads_nothing_back_once_full():
+    """A batch of 5 into a pool of 3: the first 3 fill it and pass, the other 2 pass or show a stored
+    one. Once full the count is never read (a GPU read waits for the device); a checkpoint's load
+    makes the pool read it again."""
+    torch.manual_seed(0)
+    pool = ImagePool(3, (1, 1, 1))
+    out = pool(torch.arange(5.0).view(5, 1, 1, 1)).flatten().tolist()
+    assert out[:3] == [0, 1, 2] and all(v in (i, 0, 1, 2) for i, v in zip((3, 4), out[3:]))
+    assert int(pool.count) == 3 and pool.full
+    saved = pool.state_dict()
+    pool._buffers["count"] = torch.empty((), dtype=torch.long, device="meta")  # int() of it raises
+    swapped = sum(float(pool(torch.full((1, 1, 1, 1), float(i)))) != i for i in range(5, 205))
+    assert 70 < swapped < 130
+    pool.load_state_dict(saved, assign=True)
+    assert not pool.full and int(pool.count) == 3
+
+
 @pytest.mark.parametrize("overrides,needle", [
     (["method=gan", "data=digits2mnist"], "use method=cyclegan | discogan"),
     (["method=cyclegan", "data=ring8"], "data=digits2mnist | mnist2inverted | unpaired"),

@@ -10,6 +10,7 @@ Everything around the iteration (logging, checkpoints, resume) is the runner's: 
 
 import torch
 
+from gan_cli.augment import build_augment, seen
 from gan_cli.config import ConfigError
 from gan_cli.data import Data
 from gan_cli.evaluate import draw_plain, make_evaluator, snapshot_diagnostics
@@ -36,6 +37,9 @@ class GAN:
         self.reference = None  # the real data's metrics, once evaluator() has measured them
         G, D = self.build(cfg, info, device)
         self.nets = {"G": G, "D": D}
+        self.augment = build_augment(cfg.train)  # what D sees (train.augment); None: the images as they are
+        if self.augment is not None:
+            self.nets["augment"] = self.augment.to(device)  # state only (ADA's p): checkpointed
         self.opts = {"g": build_optimizer(cfg.optim.g, G.parameters(), "optim.g"),
                      "d": build_optimizer(cfg.optim.d, D.parameters(), "optim.d")}
         self.batch_size, self.d_steps = int(cfg.train.batch_size), int(cfg.train.d_steps)
@@ -47,6 +51,7 @@ class GAN:
         d = "critic" if self.game.critic else "D"  # critic games: raw scores, not probabilities
         self.tags = {"loss_d": "loss/d", "loss_g": "loss/g", "D_real": f"{d}/real", "D_fake": f"{d}/fake",
                      "D_acc_real": "diag/D_acc_real", "D_acc_fake": "diag/D_acc_fake", "D_gap": "diag/D_gap",
+                     "augment_p": "augment/p", "augment_signal": "augment/signal",  # train.augment
                      **schedule_tags(self.nets)}  # progan: progan/resolution, progan/alpha
 
     def build(self, cfg, info: dict, device):
@@ -70,7 +75,8 @@ class GAN:
         with torch.no_grad(), self.amp.autocast():              # G fixed
             fake = G(noise(m, G.z_dim, real.device), y)        # conditional: the real batch's labels
         with self.amp.autocast():
-            real_logits, fake_logits = D(real, y).float(), D(fake, y).float()
+            real_logits = D(seen(self.augment, real), y).float()
+            fake_logits = D(seen(self.augment, fake), y).float()
             loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=fake_logits)
         return loss_d + self.penalties(real, fake, y), real_logits, fake_logits
 
@@ -78,20 +84,24 @@ class GAN:
         """The loss config's gradient penalty (WGAN-GP) and R1 penalty on D; 0 when off. In fp32
         under every train.precision (losses.py): their double backward stays finite."""
         D, game, total = self.nets["D"], self.game, 0.0
+        critic = lambda x: D(seen(self.augment, x), y)  # noqa: E731  (D as it sees images)
         if game.gp_weight:
-            total = total + game.gp_weight * gradient_penalty(lambda x: D(x, y), real, fake)
+            total = total + game.gp_weight * gradient_penalty(critic, real, fake)
         if game.r1_gamma and self.d_index % game.r1_every == 0:  # lazy: k x the weight, 1/k as often
-            total = total + game.r1_gamma * game.r1_every * r1_penalty(lambda x: D(x, y), real)
+            total = total + game.r1_gamma * game.r1_every * r1_penalty(critic, real)
         return total
 
     def d_step(self, data: Data) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One update of D on J_D with G fixed."""
         loss_d, real_logits, fake_logits = self.d_cost(data)
         self.amp.minimize(loss_d, self.opts["d"])
+        if self.augment is not None:  # ADA: the overfitting signal, and p every few D steps
+            self.augment.observe(real_logits.detach(), self.d_index)
         if self.game.clip:  # WGAN: keep the critic (roughly) K-Lipschitz
-            with torch.no_grad():
-                for p in self.nets["D"].parameters():
-                    p.clamp_(-self.game.clip, self.game.clip)
+            with torch.no_grad():  # one kernel per op for all weights, not one per tensor
+                params = list(self.nets["D"].parameters())
+                torch._foreach_clamp_min_(params, -self.game.clip)
+                torch._foreach_clamp_max_(params, self.game.clip)
         return loss_d.detach(), real_logits.detach(), fake_logits.detach()
 
     def g_cost(self, device) -> torch.Tensor:
@@ -99,7 +109,7 @@ class GAN:
         G, D, m = self.nets["G"], self.nets["D"], self.batch_size
         y = torch.randint(G.num_classes, (m,), device=device) if G.conditional else None
         with self.amp.autocast():
-            fake_logits = D(G(noise(m, G.z_dim, device), y), y).float()
+            fake_logits = D(seen(self.augment, G(noise(m, G.z_dim, device), y)), y).float()
         return self.game.g_loss(fake_logits=fake_logits)
 
     def g_step(self, device) -> torch.Tensor:
@@ -127,6 +137,7 @@ class GAN:
                 "D_gap": d_real - d_fake,
                 "D_acc_real": (real_logits > 0).float().mean(),        # share of reals called real
                 "D_acc_fake": (fake_logits < 0).float().mean(),        # share of fakes called fake
+                **(self.augment.stats() if self.augment is not None else {}),
                 **scheduled}
 
     def status(self, stats: dict) -> str:

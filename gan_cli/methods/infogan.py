@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from gan_cli.augment import seen
 from gan_cli.config import ConfigError
 from gan_cli.data import Data
 from gan_cli.images import image_grid, save_png
@@ -155,8 +156,8 @@ class InfoGAN(GAN):
         with torch.no_grad(), self.amp.autocast():            # G fixed
             fake = G(z, self.codes.vector(idx, cont))
         with self.amp.autocast():
-            real_logits = D(real).float()
-            fake_logits, q = D.heads(fake)                     # one pass of D's body for D and Q
+            real_logits = D(seen(self.augment, real)).float()
+            fake_logits, q = D.heads(seen(self.augment, fake))  # one pass of D's body for D and Q
         fake_logits, q = fake_logits.float(), q.float()
         loss_info, self.last_info = self.info_cost(q, idx, cont)  # logged: the last D step's
         loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=fake_logits) + loss_info
@@ -167,7 +168,7 @@ class InfoGAN(GAN):
         G, D = self.nets["G"], self.nets["D"]
         z, idx, cont = self.latent(self.batch_size, device)
         with self.amp.autocast():
-            fake_logits, q = D.heads(G(z, self.codes.vector(idx, cont)))
+            fake_logits, q = D.heads(seen(self.augment, G(z, self.codes.vector(idx, cont))))
         fake_logits, q = fake_logits.float(), q.float()
         return self.game.g_loss(fake_logits=fake_logits) + self.info_cost(q, idx, cont)[0]
 

@@ -28,6 +28,7 @@ from typing import Annotated
 import torch
 from torch import nn
 
+from gan_cli.augment import build_augment, seen
 from gan_cli.config import ConfigError
 from gan_cli.health import diversity, verdict
 from gan_cli.images import image_grid
@@ -77,19 +78,31 @@ class ImagePool(nn.Module):
         self.size = size
         self.register_buffer("images", torch.zeros(size, *shape))   # (size, C, H, W)
         self.register_buffer("count", torch.zeros((), dtype=torch.long))
+        self.full = False  # known full: count is no longer read (a GPU read waits for the device)
+        self.register_load_state_dict_post_hook(lambda module, keys: setattr(module, "full", False))
 
     @torch.no_grad()
     def forward(self, fake: torch.Tensor) -> torch.Tensor:
+        """The reference's per-image rule, a batch at a time: while the pool fills, each fake is
+        stored and shown; once full, each is swapped with a random stored one with probability 1/2.
+        A slot drawn twice in one batch shows its pre-batch image both times and keeps the later
+        fake. One host read per batch (how full the pool is) while filling, none once full."""
         out = fake.clone()
-        for i in range(len(fake)):
-            n = int(self.count)
-            if n < self.size:                      # filling up: store it, show it
-                self.images[n] = fake[i]
-                self.count += 1
-            elif torch.rand(()) < 0.5:              # swap: show a stored fake, store the new one
-                j = int(torch.randint(self.size, ()))
-                out[i] = self.images[j]
-                self.images[j] = fake[i]
+        free = 0 if self.full else self.size - min(int(self.count), self.size)
+        n = min(free, len(fake))
+        if n:
+            self.images[self.size - free:self.size - free + n] = fake[:n]
+            self.count += n
+        self.full = free <= n
+        rest = len(fake) - n
+        if rest == 0:
+            return out
+        swap = torch.rand(rest, device=fake.device) < 0.5
+        slot = torch.randint(self.size, (rest,), device=fake.device)
+        i = torch.arange(n, len(fake), device=fake.device)[swap]
+        slot = slot[swap]
+        out[i] = self.images[slot]  # what each slot held before this batch ...
+        self.images[slot] = fake[i]  # ... then the new fakes (the last write to a slot wins)
         return out
 
 
@@ -135,6 +148,11 @@ class CycleGAN:
         if self.settings["pool_size"]:
             self.nets["pool_A"] = ImagePool(self.settings["pool_size"], a).to(device)
             self.nets["pool_B"] = ImagePool(self.settings["pool_size"], b).to(device)
+        # train.augment: what each D sees; one module per D, since ADA's p follows each D's own signal
+        self.augment = {d: build_augment(cfg.train) for d in ("A", "B")}
+        for d, augment in self.augment.items():
+            if augment is not None:
+                self.nets[f"augment_{d}"] = augment.to(device)
         n = self.nets
         self.opts = {"g": build_optimizer(cfg.optim.g, chain(n["G_AB"].parameters(), n["G_BA"].parameters()),
                                           "optim.g"),
@@ -145,7 +163,9 @@ class CycleGAN:
         self.amp = Precision(cfg.train.get("precision", "fp32"), device)
         self.tags = {"loss_G_AB": "loss/G_AB", "loss_G_BA": "loss/G_BA", "loss_D_A": "loss/D_A",
                      "loss_D_B": "loss/D_B", "cycle_A": "loss/cycle_A", "cycle_B": "loss/cycle_B",
-                     "idt_A": "loss/idt_A", "idt_B": "loss/idt_B", "loss_G": "loss/G", "lr": "train/lr"}
+                     "idt_A": "loss/idt_A", "idt_B": "loss/idt_B", "loss_G": "loss/G", "lr": "train/lr",
+                     "augment_p_A": "augment/p_A", "augment_p_B": "augment/p_B",
+                     "augment_signal_A": "augment/signal_A", "augment_signal_B": "augment/signal_B"}
 
     @staticmethod
     def info(data) -> dict:
@@ -175,8 +195,9 @@ class CycleGAN:
         D_B.requires_grad_(False)
         with self.amp.autocast():
             fake_b, fake_a = G_AB(a), G_BA(b)
-            stats = {"loss_G_AB": 2 * self.game.g_loss(fake_logits=D_B(fake_b).float()),  # the paper's scale
-                     "loss_G_BA": 2 * self.game.g_loss(fake_logits=D_A(fake_a).float()),
+            seen_a, seen_b = seen(self.augment["A"], fake_a), seen(self.augment["B"], fake_b)
+            stats = {"loss_G_AB": 2 * self.game.g_loss(fake_logits=D_B(seen_b).float()),  # the paper's scale
+                     "loss_G_BA": 2 * self.game.g_loss(fake_logits=D_A(seen_a).float()),
                      "cycle_A": dist(G_BA(fake_b).float(), a), "cycle_B": dist(G_AB(fake_a).float(), b)}
             total = stats["loss_G_AB"] + stats["loss_G_BA"] \
                 + s["lambda_cyc"] * (stats["cycle_A"] + stats["cycle_B"])
@@ -190,23 +211,29 @@ class CycleGAN:
         return {**{k: v.detach() for k, v in stats.items()}, "loss_G": total.detach()}, \
             fake_a.detach(), fake_b.detach()
 
-    def d_step(self, a, b, fake_a, fake_b) -> dict:
+    def d_step(self, a, b, fake_a, fake_b, it: int = 0) -> dict:
         """Both Ds on J_D: real images against fakes from the pools (fresh ones without a pool)."""
         if self.settings["pool_size"]:
             fake_a, fake_b = self.nets["pool_A"](fake_a), self.nets["pool_B"](fake_b)
-        D_A, D_B = self.nets["D_A"], self.nets["D_B"]
+        D_A, D_B, aug = self.nets["D_A"], self.nets["D_B"], self.augment
         with self.amp.autocast():
-            loss_a = self.game.d_loss(real_logits=D_A(a).float(), fake_logits=D_A(fake_a).float())
-            loss_b = self.game.d_loss(real_logits=D_B(b).float(), fake_logits=D_B(fake_b).float())
+            real_a, real_b = D_A(seen(aug["A"], a)).float(), D_B(seen(aug["B"], b)).float()
+            loss_a = self.game.d_loss(real_logits=real_a, fake_logits=D_A(seen(aug["A"], fake_a)).float())
+            loss_b = self.game.d_loss(real_logits=real_b, fake_logits=D_B(seen(aug["B"], fake_b)).float())
         self.amp.minimize(loss_a + loss_b, self.opts["d"])
-        return {"loss_D_A": loss_a.detach(), "loss_D_B": loss_b.detach()}
+        stats = {"loss_D_A": loss_a.detach(), "loss_D_B": loss_b.detach()}
+        for d, real_logits in (("A", real_a), ("B", real_b)):
+            if aug[d] is not None:  # ADA: each D's overfitting signal moves its own p
+                aug[d].observe(real_logits.detach(), it)
+                stats.update({f"{k}_{d}": v for k, v in aug[d].stats().items()})
+        return stats
 
     def step(self, data, it: int) -> dict:
         """One iteration: the G step first (Ds fixed), then the D step, as in the reference code."""
         lr = self.set_lr(it)
         a, b = data.a.sample(self.batch_size), data.b.sample(self.batch_size)
         stats, fake_a, fake_b = self.g_step(a, b)
-        stats.update(self.d_step(a, b, fake_a, fake_b))
+        stats.update(self.d_step(a, b, fake_a, fake_b, it))
         self.amp.update()  # fp16: the loss scale adjusts once per iteration
         return {**stats, "lr": torch.tensor(lr)}
 

@@ -137,7 +137,7 @@ class BigGANGenerator(nn.Module):
         self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, shape[0], 3, padding=1),
                                  nn.Tanh())
         if spectral_norm:
-            spectral_norm_(self)
+            spectral_norm_(self, embeddings=False)  # the shared class embedding stays plain
         if ortho:
             ortho_hooks(self, ortho)
 

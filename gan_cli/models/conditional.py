@@ -5,11 +5,15 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def spectral_norm_(D: nn.Module) -> nn.Module:
-    """Spectral normalisation (Miyato et al. 2018) on every conv and linear weight of D, in place."""
+def spectral_norm_(D: nn.Module, embeddings: bool = True) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every conv, linear and embedding weight of D,
+    in place. A projection D's class embedding included (BigGAN-PyTorch's SNEmbedding): a plain
+    N(0, 1) embedding makes <embed(y), h> a random offset per class about 1,000x the linear term.
+    BigGAN's G keeps its shared class embedding plain (embeddings=False), as the reference code."""
     from torch.nn.utils.parametrizations import spectral_norm
 
-    for module in [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]:
+    kinds = (nn.Conv2d, nn.Linear, nn.Embedding) if embeddings else (nn.Conv2d, nn.Linear)
+    for module in [m for m in D.modules() if isinstance(m, kinds)]:
         spectral_norm(module)
     return D
 

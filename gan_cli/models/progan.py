@@ -62,13 +62,24 @@ class Scheduled(nn.Module):
         self.base, self.levels = resolution_plan(size, "progan")
         self.phase_steps = phase_steps
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
+        self._known = (-1, 0)  # (the buffer's version counter, its value): read back only on change
+
+    def step_now(self) -> int:
+        """The step buffer as a Python int. Reading a GPU tensor waits for the device, and G and D
+        ask at every forward pass: the value is read once per change of the buffer (follow_step,
+        a checkpoint's load, the EMA's copy), known by the tensor's in-place version counter."""
+        version = self.step._version
+        if version != self._known[0]:
+            self._known = (version, int(self.step))
+        return self._known[1]
 
     def phase(self) -> tuple[int, float]:
-        return progan_phase(int(self.step), self.phase_steps, self.levels)
+        return progan_phase(self.step_now(), self.phase_steps, self.levels)
 
     def follow_step(self, step: int) -> dict:
         """Set the phase of training step `step`; its resolution and alpha as stats."""
         self.step.fill_(int(step))
+        self._known = (self.step._version, int(step))  # no read back
         level, alpha = self.phase()
         return {"progan_resolution": torch.tensor(float(self.base * 2**level)),
                 "progan_alpha": torch.tensor(float(alpha))}
