@@ -176,3 +176,14 @@ def test_the_training_step_reads_nothing_back_from_the_device(data_dir, monkeypa
         monkeypatch.setattr(torch.Tensor, name, guard(name))
     for it in range(2, 4):
         method.step(data, it)
+
+
+def test_deterministic_kernels_for_the_run_only(tmp_path, data_dir):
+    """train.deterministic turns on torch's deterministic algorithms for the run (and resume stays
+    exact with it); a run without it leaves them off."""
+    base = TINY + ON["dcgan"] + ["model=dcgan"]
+    results = train(compose_train(base + ["train.deterministic=true"]), tmp_path / "det")
+    assert results["status"] == "completed"
+    assert torch.are_deterministic_algorithms_enabled()
+    train(compose_train(base), tmp_path / "plain")
+    assert not torch.are_deterministic_algorithms_enabled()
