@@ -99,6 +99,29 @@ def test_progan_reads_its_step_back_only_when_the_buffer_changes(monkeypatch):
     assert G2.phase() == (1, 0.5) and G2.phase() == (1, 0.5) and len(reads) == 1
 
 
+def test_progan_fades_the_reals_in_and_leaves_g_output_alone():
+    """During a fade-in (level 1 of 28 px, alpha 0.5) D's fromRGB sees G's output only pooled to
+    the current resolution (G has blended it already), and the reals blended between resolutions."""
+    from torch.nn.functional import avg_pool2d, interpolate
+
+    from gan_cli.models import build_models, fade_reals, follow_step
+    G, D = build_models(compose_train(["model=progan", *SMALL["progan"], "model.phase_steps=2"]).model,
+                        (1, 28, 28), "cpu")
+    follow_step({"G": G, "D": D}, 4)
+    assert D.phase() == (1, 0.5)
+    seen = []
+    D.from_rgb[1].register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    with torch.no_grad():
+        fake = G(torch.randn(4, 8))
+        D(fake)
+        real = torch.rand(4, 1, 28, 28) * 2 - 1
+        D(fade_reals(D, real))
+    low = avg_pool2d(real, 2)  # 14 px
+    assert torch.allclose(seen[0], avg_pool2d(fake, 2), atol=1e-6)
+    assert torch.allclose(seen[1], torch.lerp(interpolate(avg_pool2d(low, 2), scale_factor=2), low, 0.5),
+                          atol=1e-6)
+
+
 def weights(run):
     return torch.load(run / "checkpoints" / "last.pt", weights_only=True)
 

@@ -17,7 +17,7 @@ from gan_cli.evaluate import draw_plain, make_evaluator, snapshot_diagnostics
 from gan_cli.health import diversity, verdict
 from gan_cli.images import image_grid, plot_limit, scatter_image
 from gan_cli.losses import gradient_penalty, make_game, r1_penalty
-from gan_cli.models import build_models, class_labels, follow_step, noise, schedule_tags
+from gan_cli.models import build_models, class_labels, fade_reals, follow_step, noise, schedule_tags
 from gan_cli.optimizers import build_optimizer
 from gan_cli.precision import Precision
 from gan_cli.progress import format_stats
@@ -72,6 +72,7 @@ class GAN:
         """J_D (plus penalties) on a fresh real minibatch and fresh noise, G fixed; and the logits."""
         G, D, m = self.nets["G"], self.nets["D"], self.batch_size
         real, y = data.sample_labelled(m) if G.conditional else (data.sample(m), None)
+        real = fade_reals(D, real)  # progan: the reals blended between resolutions during a fade-in
         with torch.no_grad(), self.amp.autocast():              # G fixed
             fake = G(noise(m, G.z_dim, real.device), y)        # conditional: the real batch's labels
         with self.amp.autocast():

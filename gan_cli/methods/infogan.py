@@ -26,7 +26,7 @@ from gan_cli.data import Data
 from gan_cli.images import image_grid, save_png
 from gan_cli.losses import categorical_nll, gaussian_nll
 from gan_cli.methods.gan import GAN
-from gan_cli.models import build_info_models, noise
+from gan_cli.models import build_info_models, fade_reals, noise
 from gan_cli.sample import _png
 
 
@@ -151,7 +151,7 @@ class InfoGAN(GAN):
     def d_cost(self, data: Data):
         """J_D + L on a fresh real minibatch and fresh z, c, G fixed; and the logits."""
         G, D, m = self.nets["G"], self.nets["D"], self.batch_size
-        real = data.sample(m)                                  # labels never read
+        real = fade_reals(D, data.sample(m))                   # labels never read
         z, idx, cont = self.latent(m, real.device)
         with torch.no_grad(), self.amp.autocast():            # G fixed
             fake = G(z, self.codes.vector(idx, cont))

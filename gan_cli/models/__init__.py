@@ -202,6 +202,15 @@ def follow_step(nets: dict, step: int) -> dict:
     return stats
 
 
+def fade_reals(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Real images as D should see them at this step: a D with a fade-in (progan) blends two
+    resolutions of the reals, as G's output is blended; other Ds take them as they are."""
+    for module in D.modules():  # also inside conditional wrappers
+        if hasattr(module, "fade_real"):
+            x = module.fade_real(x)
+    return x
+
+
 def schedule_tags(nets: dict) -> dict:
     """TensorBoard tags of follow_step's stats (e.g. progan_alpha -> progan/alpha)."""
     modules = (m for net in nets.values() for m in net.modules())

@@ -122,7 +122,8 @@ class ProGANGenerator(Scheduled):
 
 class ProGANDiscriminator(Scheduled):
     """x -> avg-pool to the current resolution -> fromRGB -> [conv, conv, pool] per level -> minibatch
-    std -> conv -> dense -> score (a critic: no sigmoid). The fade mirrors G's."""
+    std -> conv -> dense -> score (a critic: no sigmoid). The fade mirrors G's; the reals are
+    blended by fade_real, which the method calls on them (models.fade_reals)."""
 
     def __init__(self, shape, z_dim: int, phase_steps: Count = 500, width: Count = 64):
         super().__init__()
@@ -133,12 +134,21 @@ class ProGANDiscriminator(Scheduled):
         self.final_dense = EqualLinear(width * self.base**2, width)
         self.out = EqualLinear(width, 1, gain=1)
 
+    def fade_real(self, x):  # (B, C, size, size) -> the same, for real images only
+        """During a fade-in the reals are interpolated between the two resolutions, as G's output
+        already is (Karras et al. 2018, sec. 3); G's fakes are not blended a second time."""
+        level, alpha = self.phase()
+        if alpha >= 1:
+            return x
+        scale = 2 ** (self.levels - level)
+        low = nn.functional.avg_pool2d(x, scale) if scale > 1 else x
+        low = torch.lerp(up(down(low)), low, alpha)
+        return nn.functional.interpolate(low, scale_factor=scale, mode="nearest") if scale > 1 else low
+
     def forward(self, x, y=None):  # (B, C, size, size) -> (B,)
         level, alpha = self.phase()
         scale = 2 ** (self.levels - level)
         x = nn.functional.avg_pool2d(x, scale) if scale > 1 else x
-        if alpha < 1:  # the two resolutions interpolated, as G's output is during the fade
-            x = torch.lerp(up(down(x)), x, alpha)
         h = lrelu(self.from_rgb[level](x))
         for i in reversed(range(level)):
             h = down(lrelu(self.blocks[i][1](lrelu(self.blocks[i][0](h)))))
