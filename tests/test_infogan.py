@@ -68,6 +68,28 @@ def test_gaussian_nll_by_hand():
     assert one == pytest.approx(1.737085, abs=1e-6)
 
 
+def test_the_information_term_is_halved_like_the_gan_costs(root):
+    """openai/InfoGAN adds lambda L_I to the full cross-entropies; ours are halved, so D's and G's
+    costs hold 0.5 lambda L_I (the GAN terms zeroed here to read it off)."""
+    from gan_cli.data import load_data
+    from gan_cli.methods.infogan import InfoGAN
+
+    cfg = compose_train(info_args(root))
+    data = load_data(cfg.data, torch.device("cpu"))
+    method = InfoGAN(cfg, InfoGAN.info(data), torch.device("cpu"))
+    method.game = type(method.game)(**{**method.game.__dict__, "d_loss": lambda **k: 0.0,
+                                       "g_loss": lambda **k: 0.0})
+    torch.manual_seed(0)
+    loss_d, _, _ = method.d_cost(data)
+    assert loss_d.item() == pytest.approx(0.5 * method.last_info["loss_info"].item())
+    torch.manual_seed(1)
+    loss_g = method.g_cost(torch.device("cpu"))
+    torch.manual_seed(1)
+    z, idx, cont = method.latent(method.batch_size, torch.device("cpu"))
+    _, q = method.nets["D"].heads(method.nets["G"](z, method.codes.vector(idx, cont)))
+    assert loss_g.item() == pytest.approx(0.5 * method.info_cost(q.float(), idx, cont)[0].item(), rel=1e-5)
+
+
 def test_codes_split_q_outputs():
     """Q's outputs are [logits of each categorical code, means, log-stds], in that order."""
     codes = Codes(categorical=(2, 3), continuous=1, learn_std=True)

@@ -106,6 +106,11 @@ def codes_mode(method, nets, ckpt, o: dict, out) -> list:
 INFO_MODES = {"grid": grid_mode, "codes": codes_mode}  # gan sample mode=grid | codes
 
 
+# openai/InfoGAN adds lambda * L_I to the full cross-entropy costs; gan-cli's GAN costs are those
+# cross-entropies halved (losses.py, the slides' form), so L_I is halved alike: the same balance.
+INFO_SCALE = 0.5
+
+
 class InfoGAN(GAN):
     """GAN's game and loop; G takes [z, c]; D carries the Q head; both costs gain L."""
 
@@ -160,7 +165,7 @@ class InfoGAN(GAN):
             fake_logits, q = D.heads(seen(self.augment, fake))  # one pass of D's body for D and Q
         fake_logits, q = fake_logits.float(), q.float()
         loss_info, self.last_info = self.info_cost(q, idx, cont)  # logged: the last D step's
-        loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=fake_logits) + loss_info
+        loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=fake_logits) + INFO_SCALE * loss_info
         return loss_d + self.penalties(real, fake, None), real_logits, fake_logits
 
     def g_cost(self, device) -> torch.Tensor:
@@ -170,7 +175,7 @@ class InfoGAN(GAN):
         with self.amp.autocast():
             fake_logits, q = D.heads(seen(self.augment, G(z, self.codes.vector(idx, cont))))
         fake_logits, q = fake_logits.float(), q.float()
-        return self.game.g_loss(fake_logits=fake_logits) + self.info_cost(q, idx, cont)[0]
+        return self.game.g_loss(fake_logits=fake_logits) + INFO_SCALE * self.info_cost(q, idx, cont)[0]
 
     def step(self, data: Data, it: int) -> dict:
         """GAN's iteration; its stats plus L's parts from the last D step."""
