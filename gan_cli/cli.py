@@ -239,10 +239,10 @@ def resume_overrides(args: list[str]) -> list[str]:
 def torchrun_overrides(args: list[str]) -> list[str]:
     """Under torchrun, one run directory for all ranks: rank 0's clock names it (Hydra would give
     each rank its own), and only rank 0 keeps Hydra's record and the log (others log errors)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:  # distributed.launched(), before importing torch
+        return []
     from gan_cli import distributed
 
-    if not distributed.launched():
-        return []
     if any(a in ("-m", "--multirun") or a.startswith("sweep=") for a in args):
         raise ConfigError("torchrun runs one training job: run sweeps through a Hydra launcher instead")
     distributed.init()
