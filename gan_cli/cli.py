@@ -254,9 +254,29 @@ def torchrun_overrides(args: list[str]) -> list[str]:
     return overrides
 
 
-def idle_cores(cores: int) -> int:
-    """Cores that other work leaves idle, from the 1-minute load average (at least 1). More torch
-    threads than idle cores compete with that work: measured in README "Threads"."""
+def cpu_times() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all cores since boot, from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            # user nice system idle iowait irq softirq steal
+            fields = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + fields[4], sum(fields)
+
+
+def idle_cores(cores: int, window: float = 0.25) -> int:
+    """Cores idle now (at least 1): the idle share of /proc/stat over `window` seconds, times the
+    cores. The 1-minute load average (the fallback where /proc/stat is missing) still counts work
+    that ended a minute ago: after one run, the next ran alone on 1 of 2 idle cores. More torch
+    threads than idle cores compete with the other work: measured in README "Threads"."""
+    first = cpu_times()
+    if first is not None:
+        time.sleep(window)
+        second = cpu_times()
+        total = second[1] - first[1]
+        if total > 0:
+            return max(1, min(cores, round(cores * (second[0] - first[0]) / total)))
     try:
         busy = os.getloadavg()[0]
     except OSError:  # no load average on this platform

@@ -6,7 +6,7 @@ import os
 import pytest
 from conftest import TINY
 
-from gan_cli import api
+from gan_cli import api, cli
 from gan_cli.cli import idle_cores
 from gan_cli.config import ConfigError
 
@@ -31,9 +31,20 @@ def test_bad_input_raises_the_clis_one_line_error(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_auto_threads_leave_busy_cores_alone(monkeypatch):
-    """train.threads=auto outside a parallel launcher: as many torch threads as cores that the
-    load average leaves idle (a second run beside a first gets 1 thread of 2), at least 1."""
+def test_auto_threads_count_the_cores_idle_now(monkeypatch):
+    """train.threads=auto outside a parallel launcher: as many torch threads as cores idle over a
+    short sample of /proc/stat (a load average still counts work that just ended), at least 1."""
+    samples = iter([(100, 200), (100 + 50, 200 + 100)])  # (idle, total): half idle over the window
+    monkeypatch.setattr(cli, "cpu_times", lambda: next(samples))
+    assert idle_cores(2, window=0) == 1
+    samples = iter([(0, 0), (98, 100)] * 2)  # idle: a run that just ended does not count
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 0.0, 0.0))
+    assert idle_cores(2, window=0) == 2 and idle_cores(8, window=0) == 8
+
+
+def test_auto_threads_fall_back_on_the_load_average(monkeypatch):
+    """Where /proc/stat is missing: the cores the 1-minute load average leaves idle, at least 1."""
+    monkeypatch.setattr(cli, "cpu_times", lambda: None)
     monkeypatch.setattr(os, "getloadavg", lambda: (2.1, 0.0, 0.0))
     assert idle_cores(2) == 1 and idle_cores(8) == 6
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
