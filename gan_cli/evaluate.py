@@ -190,7 +190,11 @@ def _real_reference(score, data: Data, rows, names, settings, cache_dir) -> dict
                      sort_keys=True, default=str)
     path = Path(str(cache_dir)) / f"real_reference_{hashlib.sha1(key.encode()).hexdigest()[:12]}.json"
     if data.is_image and path.is_file():
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as e:  # truncated: measure again and rewrite it
+            log.warning(f"The real-data reference cache {path} could not be read ({type(e).__name__}): "
+                        "measuring it again and rewriting the file")
 
     def more(n):  # further real samples (Stacked MNIST's 26,000 for the mode count)
         return data.batch(torch.randperm(len(data.x), generator=torch.Generator().manual_seed(2))[:n]

@@ -88,13 +88,30 @@ def train_classifier(data: Data, epochs: int, seed: int = 0) -> tuple[Classifier
                    "epochs": epochs}
 
 
+def _read_cache(path: Path, device) -> dict | None:
+    """A cached classifier, or None when there is none or it cannot be read (truncated by a full
+    disk or an interrupted copy: then it is trained again and the file rewritten, said in one line)."""
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+        if isinstance(saved, dict) and {"state", "info"} <= saved.keys():
+            return saved
+        problem = "not a gan-cli classifier"
+    except Exception as e:  # noqa: BLE001  (any unreadable file: the cure is the same)
+        problem = f"{type(e).__name__}"
+    log.warning(f"The feature-classifier cache {path} could not be read ({problem}): "
+                "training it again and rewriting the file")
+    return None
+
+
 def classifier_space(data: Data, cache_dir: Path, epochs: int) -> FeatureSpace:
     """Load the cached classifier for this data, or train and cache it."""
     key = hashlib.sha1(f"{data.source}|{data.shape}|{len(data.x)}|{epochs}".encode()).hexdigest()[:12]
     path = Path(cache_dir) / f"classifier-{key}.pt"
     model = Classifier(data.shape[0], data.shape[-1], data.num_classes).to(data.x.device)
-    if path.is_file():
-        saved = torch.load(path, map_location=data.x.device, weights_only=True)
+    saved = _read_cache(path, data.x.device)
+    if saved is not None:
         model.load_state_dict(saved["state"])
         info = saved["info"]
     else:

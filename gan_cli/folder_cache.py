@@ -37,7 +37,9 @@ def load(path: Path, key: str) -> torch.Tensor | None:
         return None
     try:
         cached = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # truncated or foreign: decode again and overwrite it
+    except Exception as e:  # noqa: BLE001  truncated or foreign: decode again and overwrite it
+        log.warning(f"The decoded-image cache {path} could not be read ({type(e).__name__}): "
+                    "decoding the folder again and rewriting the file")
         return None
     if not isinstance(cached, dict) or cached.get("key") != key or not torch.is_tensor(cached.get("x")):
         return None
