@@ -375,11 +375,31 @@ CONFIGS = {"train": "train", "sample": "sample", "eval": "evaluate"}
 COMMANDS = ("train", "sample", "eval", "report")
 
 
+# Keys whose values are paths: a path the shell passed as one argument stays one path.
+PATH_KEYS = ("data.path", "checkpoint", "input", "out", "train.resume", "hydra.run.dir", "hydra.sweep.dir")
+
+
+def quote_paths(args: list[str]) -> list[str]:
+    """key=value -> key='value' for path keys whose value Hydra's override grammar cannot read bare
+    (a space, letters beyond ASCII, quotes): `data.path=/data/my photos` fails to parse otherwise.
+    Values already quoted, null and plain ones (so that a sweep's a,b still splits) pass unchanged."""
+    out = []
+    for arg in args:
+        key, eq, value = arg.partition("=")
+        bare = key.lstrip("+~")
+        awkward = any(c.isspace() or not c.isascii() or c in "'\"" for c in value)
+        if eq and (bare in PATH_KEYS or bare.startswith("paths.")) and awkward and value[:1] not in "'\"":
+            arg = f"{key}='{value.replace(chr(39), chr(92) + chr(39))}'"
+        out.append(arg)
+    return out
+
+
 def run_app(command: str, args: list[str], prog: str | None = None) -> None:
     """Run one Hydra app; Hydra's own errors (composing the config) become one line and exit 2.
     HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full tracebacks, for debugging."""
     debugging = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing and exiting 1
+    args = quote_paths(args)
     if command == "train":
         args = resolve_latest(args)
         args = args + resume_overrides(args)
