@@ -15,7 +15,7 @@ def evaluate_checkpoint(checkpoint, eval_cfg, data_dir, seed: int = 0, device: s
     device = resolve_device(device)
     path = rundir.find_checkpoint(checkpoint)
     ckpt = load_checkpoint(path, map_location=device)
-    method, nets = rundir.rebuild(ckpt, device)
+    method, nets = rundir.rebuild(ckpt, device, f"checkpoint {path}")
     data = rundir.data_of(ckpt, data_dir, device)
     evaluate, settings = method.evaluator(data, eval_cfg, Path(str(data_dir)) / "gan_cli_features")
     metrics = evaluate(nets, seed) if evaluate else {}

@@ -138,8 +138,12 @@ def rebuild(ckpt: dict, device, what: str = "checkpoint"):
     from gan_cli.methods import method_class
 
     config = OmegaConf.create(ckpt["config"])
-    method = method_class(config.get("method"))(config, ckpt["data"], device)
-    load_state(method, ckpt, what)
+    try:
+        method = method_class(config.get("method"))(config, ckpt["data"], device)
+    except ConfigError as e:  # the file's own config and data record disagree, not the user's input
+        raise ConfigError(f"{what} is inconsistent: its config and data record cannot rebuild its "
+                          f"networks ({str(e).splitlines()[0]})") from None
+    load_state(method, ckpt, f"{what} is inconsistent")
     nets = {**method.nets, **{name: _averaged_copy(method.nets[name], ckpt["averaged"][name], what)
                               for name in method.averaged if name in ckpt["averaged"]}}
     for name, net in nets.items():

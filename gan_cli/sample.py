@@ -143,7 +143,7 @@ def sample(checkpoint, n: int = 64, seed: int = 0, out=None, device: str = "auto
     device = resolve_device(device)
     ckpt_path = rundir.find_checkpoint(checkpoint)
     ckpt = load_checkpoint(ckpt_path, map_location=device)
-    method, nets = rundir.rebuild(ckpt, device)
+    method, nets = rundir.rebuild(ckpt, device, f"checkpoint {ckpt_path}")
     modes = method.sample_modes
     if mode not in modes:
         raise ConfigError(f"mode={mode} is not allowed for method={ckpt['config']['method']['name']}: "

@@ -98,6 +98,16 @@ def test_config_that_disagrees_with_weights(tmp_path):
     one_line_error(run_gan("eval", f"checkpoint={tmp_path / 'c.pt'}", "eval.n_samples=100"), "do not fit")
 
 
+def test_a_config_that_cannot_rebuild_its_nets_names_the_file_as_inconsistent(tmp_path):
+    """Not `model=dcgan cannot build 2x2 images`, as if the user had asked for it: the file is at fault."""
+    ckpt = torch.load(LEGACY_MNIST, weights_only=True)
+    ckpt["data"]["shape"] = [1, 2, 2]
+    torch.save(ckpt, tmp_path / "c.pt")
+    for command in (["sample"], ["eval", "eval.n_samples=100"]):
+        one_line_error(run_gan(*command[:1], f"checkpoint={tmp_path / 'c.pt'}", *command[1:]),
+                       f"checkpoint {tmp_path / 'c.pt'} is inconsistent", "cannot build 2x2")
+
+
 def test_nan_weights_are_not_sampled(tmp_path):
     ckpt = torch.load(LEGACY_RING, weights_only=True)
     for key in ("G", "G_ema"):
