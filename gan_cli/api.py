@@ -43,6 +43,10 @@ def train(overrides=(), out_dir=None) -> dict:
     """Train as `gan train <overrides>` would, into out_dir (default: a dated directory under
     paths.output_dir); returns results.json's content."""
     cfg = config("train", overrides)
+    if cfg.train.resume:  # the run's own settings, and on top the overrides given (as the CLI)
+        from gan_cli.resuming import resumed_config
+
+        cfg = resumed_config(cfg, overrides)
     validate_train(cfg)
     import torch
 

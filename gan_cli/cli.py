@@ -325,6 +325,10 @@ def train_locked(cfg: DictConfig) -> dict:
 
 @clear_errors(memory_key="train.batch_size")
 def train_app(cfg: DictConfig):
+    if cfg.train.resume:  # the run's own settings, and on top what was typed (gan_cli/resuming.py)
+        from gan_cli.resuming import resumed_config
+
+        cfg = resumed_config(cfg, HydraConfig.get().overrides.task)
     validate_train(cfg)  # fail fast, before the seconds it takes to import torch
     with rundir.locked(run_dir(cfg)):  # another gan train in this run directory: refused as fast
         results = train_locked(cfg)

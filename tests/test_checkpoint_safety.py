@@ -164,3 +164,36 @@ def test_sample_mode_must_be_one_of_the_methods(tmp_path):
     """The modes belong to the checkpoint's method, so they are checked once it is read."""
     result = run_gan("sample", f"checkpoint={LEGACY_RING}", "mode=collage", f"out={tmp_path / 'x.png'}")
     one_line_error(result, "mode=collage", "method=gan", "grid, interpolate")
+
+
+def test_a_legacy_run_resumes_from_the_run_alone(tmp_path):
+    """`gan train train.resume=<run> train.steps=8`, nothing else: the 0.1 ring8 run continues with
+    its own settings (today's ring8 recipe has another lr, batch and EMA; mnist is the default data),
+    and the EMA warm-up it never had stays off."""
+    run = tmp_path / "old run"
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(LEGACY_RING, run / "checkpoints" / "last.pt")
+    done = run_gan("train", f"train.resume={run}", "train.steps=8", "train.progress=log")
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["config"]
+    assert config["data"]["name"] == "ring8" and config["model"]["name"] == "mlp"
+    assert config["train"]["batch_size"] == 8 and config["train"]["ema"] == 0.9
+    assert config["train"]["ema_rampup"] == 0.0 and config["optim"]["d"]["lr"] == 0.0002
+
+
+def test_a_run_from_before_a_recipe_change_resumes_and_typed_changes_are_checked(ring_run, tmp_path):
+    """A checkpoint whose settings predate today's recipe (here: D's lr and the batch, edited into
+    it) resumes with its own; a typed setting a resume may change applies, any other is refused."""
+    out, _ = ring_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    ckpt["config"]["optim"]["d"]["lr"] = 0.0003
+    ckpt["config"]["train"]["batch_size"] = 16
+    torch.save(ckpt, run / "checkpoints" / "last.pt")
+    done = run_gan("train", f"train.resume={run}", f"train.steps={ckpt['step'] + 2}", "eval=off")
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["config"]
+    assert config["optim"]["d"]["lr"] == 0.0003 and config["train"]["batch_size"] == 16
+    one_line_error(run_gan("train", f"train.resume={run}", f"train.steps={ckpt['step'] + 4}",
+                           "optim.d.lr=0.5"), "optim.d.lr=0.5 (was 0.0003) would change the experiment")
