@@ -104,6 +104,45 @@ def test_the_python_api_under_torchrun_trains_one_run_on_both_ranks(tmp_path):
     assert results["status"] == "completed" and results["ranks"] == 2 and results["ranks_in_sync"] is True
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is pid (torchrun's workers), from /proc."""
+    found = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(stat))
+    return found
+
+
+def test_sigterm_to_one_rank_stops_both_at_the_same_log_step(tmp_path):
+    """The stop vote is held at log steps (a collective and a read back each time): both ranks
+    leave at the same multiple of train.log_every, write the checkpoint and say interrupted."""
+    import signal
+    import time
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           f"--master_port={free_port()}", "-m", "gan_cli", "train", *RING, "train.steps=100000",
+           "train.log_every=5", "train.batch_size=8", "train.progress=log", "device=cpu", "eval=off",
+           "train.threads=1", f"hydra.run.dir={tmp_path / 'run'}"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "run" / "train.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.is_file() and "step 10/" in log.read_text()):
+        time.sleep(0.5)
+    workers = children(proc.pid)
+    assert len(workers) == 2, workers
+    os.kill(max(workers), signal.SIGTERM)  # one rank only
+    proc.communicate(timeout=120)
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["status"] == "interrupted" and results["steps_done"] % 5 == 0, results
+    assert load_checkpoint(tmp_path / "run")["step"] == results["steps_done"]
+
+
 def _fp16_rank(rank: int, init: str, out: dict) -> None:
     from gan_cli.precision import Precision
 
