@@ -88,6 +88,16 @@ def any_rank(flag: bool, device) -> bool:
     return bool(t.item())
 
 
+def largest(value: int, device) -> int:
+    """The largest of every rank's value, on every rank (a stop request's signal number: a rank
+    that got no signal learns which one another rank got)."""
+    if world() == 1:
+        return value
+    t = torch.tensor([float(value)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
+
+
 def gather(obj) -> list:
     """obj from every rank, in rank order (on every rank)."""
     if world() == 1:
