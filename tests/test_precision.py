@@ -49,8 +49,9 @@ EVERY = {"progan": MNIST + ["model=progan", "loss=wgan_gp_drift", "model.z_dim=8
 
 
 @pytest.mark.parametrize("what", sorted(EVERY))
-@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+@pytest.mark.parametrize("precision", ["bf16", pytest.param("fp16", marks=pytest.mark.slow)])
 def test_16_bit_training_of_every_family_and_method(what, precision, tmp_path, data_dir):
+    """bf16 in the default suite, fp16 among the slow tests (make test-all): both, every family."""
     cfg = compose_train(TINY + EVERY[what] + [f"train.precision={precision}", "train.threads=1"])
     results = train(cfg, tmp_path / "run")
     assert results["status"] == "completed" and results["steps_done"] == 4, results.get("error")
