@@ -100,8 +100,8 @@ class Augment(nn.Module):
         """ADA: add sign(D(x_real)) to the running sum; every ADA_INTERVAL D steps move p."""
         if self.kind != "ada":
             return
-        self.acc += torch.stack([real_logits.sign().sum(), torch.tensor(float(real_logits.numel()),
-                                                                        device=real_logits.device)])
+        self.acc[0] += real_logits.sign().sum()
+        self.acc[1] += real_logits.numel()
         if (d_index + 1) % ADA_INTERVAL == 0:
             self.signal.copy_(self.acc[0] / self.acc[1])
             self.p.copy_((self.p + torch.sign(self.signal - self.target) * self.speed).clamp(0, 1))

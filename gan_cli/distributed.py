@@ -81,11 +81,7 @@ def broadcast_nets(nets: dict) -> None:
 def any_rank(flag: bool, device) -> bool:
     """True on every rank when flag is true on any (stop requests, divergence): all ranks leave
     the loop at the same step, so that none waits for a collective the others never join."""
-    if world() == 1:
-        return flag
-    t = torch.tensor([float(flag)], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+    return bool(largest(int(flag), device))
 
 
 def largest(value: int, device) -> int:

@@ -389,8 +389,7 @@ def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: 
             # every rank leaves at the same step; under torchrun the vote (a collective and a read
             # back) is held at log steps only, so a stop takes effect within train.log_every steps
             voting = distributed.world() == 1 or step % t.log_every == 0
-            asked = int(stop.signum or 0) if stop.requested else 0
-            signum = distributed.largest(asked, device) if voting else 0
+            signum = distributed.largest(int(stop.signum or 0), device) if voting else 0
             if signum:  # the signal any rank got (this rank may have got none)
                 out.update(status="interrupted", signal=signal.Signals(signum).name)
                 break

@@ -22,6 +22,17 @@ TINY = ["train.steps=4", "train.batch_size=8", "train.log_every=2", "train.sampl
         "train.ckpt_every=2", "train.n_samples=4", "train.progress=log", "device=cpu", "eval=off"]
 
 
+def write_pngs(folder, n, size=(24, 20), mode="RGB", seed=0):
+    """n random images of size (width, height) as folder/<i>.png."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(folder / f"{i}.png")
+
+
 def compose_train(overrides=()):
     """The real conf/ composed as `gan train` would, without starting a Hydra app."""
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from conftest import TINY, run_gan
+from conftest import TINY, run_gan, write_pngs
 
 MNIST_EVAL = [*TINY[:-1], "data=mnist", "data.download=false", "model.g.width=4", "model.d.width=4",
               "eval.classifier_epochs=1", "eval.n_samples=200", "train.threads=1"]  # TINY minus eval=off
@@ -38,15 +38,8 @@ def test_a_truncated_classifier_and_real_reference_are_rebuilt(tmp_path, data_di
 
 @pytest.fixture
 def folder(tmp_path):
-    import numpy as np
-    from PIL import Image
-
-    images = tmp_path / "photos"
-    images.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(5):
-        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(images / f"{i}.png")
-    return images
+    write_pngs(tmp_path / "photos", 5)
+    return tmp_path / "photos"
 
 
 def test_a_truncated_image_folder_cache_is_decoded_again_and_said(folder, tmp_path):

@@ -3,10 +3,8 @@ shell as one argument, works as one path for every path key (issue 19). Through 
 
 import json
 
-import numpy as np
 import pytest
-from conftest import TINY, run_gan
-from PIL import Image
+from conftest import TINY, run_gan, write_pngs
 
 from gan_cli.cli import quote_paths
 
@@ -14,10 +12,7 @@ from gan_cli.cli import quote_paths
 @pytest.fixture
 def odd(tmp_path):
     root = tmp_path / "my photos ünd Bilder"
-    (root / "images").mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for i in range(5):
-        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(root / "images" / f"{i}.png")
+    write_pngs(root / "images", 5)
     return root
 
 

@@ -9,7 +9,7 @@ import signal
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, compose_train, one_line_error, run_gan
+from conftest import TINY, compose_train, one_line_error, run_gan, write_pngs
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import IMAGES, SCALARS, EventAccumulator
 from torch import nn
@@ -23,14 +23,6 @@ METHODS = ("cyclegan", "discogan")
 # Narrow networks: a step takes milliseconds.
 SMALL = {"cyclegan": ["model.g.width=4", "model.g.blocks=1", "model.d.width=4"],
          "discogan": ["model.g.width=4", "model.d.width=4"]}
-
-
-def write_pngs(folder, n, size=(24, 20), mode="RGB", seed=0):
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(folder / f"{i}.png")
 
 
 @pytest.fixture
