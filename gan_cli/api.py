@@ -19,6 +19,7 @@ from hydra import compose, initialize_config_dir
 import gan_cli.schema  # noqa: F401  (registers the config schemas)
 from gan_cli.cli import CONFIGS, conf_dir, sample_options
 from gan_cli.config import validate_evaluate, validate_sample, validate_train
+from gan_cli.papers import with_paper
 
 
 def config(command: str = "train", overrides=()):
@@ -42,6 +43,7 @@ def _log_to_stdout() -> None:
 def train(overrides=(), out_dir=None) -> dict:
     """Train as `gan train <overrides>` would, into out_dir (default: a dated directory under
     paths.output_dir); returns results.json's content."""
+    overrides = with_paper(list(overrides))
     cfg = config("train", overrides)
     if cfg.train.resume:  # the run's own settings, and on top the overrides given (as the CLI)
         from gan_cli.resuming import resumed_config

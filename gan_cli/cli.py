@@ -39,6 +39,7 @@ from omegaconf.errors import (
 import gan_cli.schema  # noqa: F401  (registers the config schemas before Hydra composes)
 from gan_cli import confhelp, rundir
 from gan_cli.config import ConfigError, validate_evaluate, validate_sample, validate_train
+from gan_cli.papers import with_paper
 from gan_cli.stopping import exit_quietly, raise_interrupted
 
 log = logging.getLogger("gan_cli")
@@ -405,6 +406,7 @@ def run_app(command: str, args: list[str], prog: str | None = None) -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing and exiting 1
     args = quote_paths(args)
     if command == "train":
+        args = with_paper(args)
         args = resolve_latest(args)
         args = args + resume_overrides(args)
         args = args + torchrun_overrides(args)

@@ -40,6 +40,7 @@ class Range:
 Count = Annotated[int, Range(1)]                           # layer widths, unit and block counts
 Rate = Annotated[float, Range(1e-12)]                      # learning rates: > 0
 NonNegative = Annotated[float, Range(0)]
+NonNegativeInt = Annotated[int, Range(0)]                  # sizes where 0 means "off"
 Fraction = Annotated[float, Range(0, 1, hi_open=True)]     # dropout, momentum, decay: [0, 1)
 Betas = Annotated[tuple[float, float], Range(0, 1, hi_open=True)]  # Adam's (beta1, beta2)
 

@@ -16,6 +16,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from gan_cli.cli import conf_dir
+from gan_cli.papers import with_paper
 
 # Small, fast settings for any run in the tests.
 TINY = ["train.steps=4", "train.batch_size=8", "train.log_every=2", "train.sample_every=2",
@@ -34,9 +35,10 @@ def write_pngs(folder, n, size=(24, 20), mode="RGB", seed=0):
 
 
 def compose_train(overrides=()):
-    """The real conf/ composed as `gan train` would, without starting a Hydra app."""
+    """The real conf/ composed as `gan train` would (a model's paper settings included), without
+    starting a Hydra app."""
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
+        return compose("train", overrides=with_paper(list(overrides)))
 
 
 def run_gan(*args, cwd=None, timeout=300, env=None):

@@ -14,14 +14,18 @@ from gan_cli.config import ConfigError, validate_sample
 from gan_cli.losses import make_game, wgan_drift_d
 from gan_cli.models import build_generator
 from gan_cli.models.biggan import truncated_normal
-from gan_cli.models.progan import progan_phase
+from gan_cli.models.equalized import channel_plan
+from gan_cli.models.progan import ProGANDiscriminator, ProGANGenerator, progan_phase
+from gan_cli.models.stylegan import ModulatedConv, StyleGANDiscriminator, StyleGANGenerator
 from gan_cli.run import train
 from gan_cli.sample import sample
 
 data_overrides, datasets = test_config.data_overrides, test_config.datasets  # the offline data fixture
 
-SMALL = {"progan": ["model.z_dim=8", "model.g.width=8", "model.d.width=8"],
+SMALL = {"progan": ["model.z_dim=8", "model.g.width=8", "model.d.width=8", "model.g.width_max=16",
+                    "model.d.width_max=16"],
          "stylegan": ["model.z_dim=8", "model.g.width=8", "model.d.width=8", "model.g.w_dim=8",
+                      "model.g.width_max=16", "model.d.width_max=16",
                       "model.g.mapping_layers=2"],
          "biggan": ["model.z_dim=8", "model.g.width=8", "model.d.width=8", "model.g.embed_dim=4"]}
 ACCEPTS = {"progan": ["mnist", "fashion_mnist", "cifar10", "image_folder"],
@@ -37,15 +41,13 @@ def compose_sample(overrides):
         return compose("sample", overrides=overrides)
 
 
-# Each model's paper loss, passed on the command line as the README says (a model cannot pick its
-# loss: conf/train.yaml lists loss after data, so that a loss's optimizer beats a recipe's).
+# Each model's paper loss, which `model=<name>` brings (gan_cli/papers.py).
 PAPER_LOSS = {"progan": "wgan_gp_drift", "stylegan": "nonsaturating_r1", "biggan": "hinge"}
 
 
 def tiny(model, data, datasets, extra=()):
     return compose_train(TINY + data_overrides(data, datasets) + [f"model={model}", "train.threads=1",
-                                                                  f"loss={PAPER_LOSS[model]}", *SMALL[model],
-                                                                  *extra])
+                                                                  *SMALL[model], *extra])
 
 
 @pytest.mark.parametrize("model,data", [(m, d) for m, ds in ACCEPTS.items() for d in ds])
@@ -56,12 +58,50 @@ def test_model_trains_on_every_image_dataset(model, data, datasets, tmp_path):
     assert png.size[0] > 32  # a grid of images at the data's size
 
 
-def test_papers_losses_compose_with_their_models():
-    picked = {m: compose_train([f"model={m}", f"loss={loss}"]).loss for m, loss in PAPER_LOSS.items()}
-    assert picked["progan"].name == "wgan_gp_drift" and picked["progan"].drift == 0.001
-    assert picked["stylegan"].name == "nonsaturating_r1" and picked["stylegan"].r1_gamma > 0
-    assert picked["biggan"].name == "hinge"
-    assert compose_train(["model=progan"]).loss.name == "nonsaturating"  # without loss=, the default game
+def test_a_model_brings_its_papers_optimizer_and_loss():
+    picked = {m: compose_train([f"model={m}"]) for m in PAPER_LOSS}
+    assert {m: c.loss.name for m, c in picked.items()} == PAPER_LOSS
+    assert picked["progan"].loss.drift == 0.001 and picked["stylegan"].loss.r1_gamma > 0
+    # equalised lr: Adam's lr is each step's relative size, so the papers' 1e-3 and 2.5e-3, betas (0, 0.99)
+    assert [(c.optim.g.lr, list(c.optim.d.betas)) for c in picked.values()] == [
+        (1e-3, [0.0, 0.99]), (2.5e-3, [0.0, 0.99]), (2e-4, [0.0, 0.999])]
+    assert compose_train(["data=mnist", "model=progan"]).optim.g.lr == 1e-3  # beats the dataset's recipe
+
+
+def test_the_command_line_beats_a_models_paper_settings():
+    cfg = compose_train(["model=stylegan", "loss=hinge", "optim.g.lr=5e-4"])
+    assert (cfg.loss.name, cfg.optim.g.lr, cfg.optim.d.lr) == ("hinge", 5e-4, 2.5e-3)
+    assert compose_train(["model=progan", "optim=adam"]).optim.g.lr == 2e-4
+    assert compose_train(["model=dcgan"]).loss.name == "nonsaturating"  # other models: the defaults
+    job = run_gan("train", "model=progan", "--cfg", "job")  # through the real CLI, before a flag
+    assert job.returncode == 0 and "name: wgan_gp_drift" in job.stdout and "lr: 0.001" in job.stdout
+
+
+def test_channels_follow_the_papers_rule_fewer_as_the_images_grow():
+    assert channel_plan(2, 16, 64) == [64, 32, 16] and channel_plan(3, 16, 32) == [32, 32, 32, 16]
+    assert channel_plan(2, 64, 0) == [64, 64, 64]  # 0: one width everywhere (gan-cli 0.1's nets)
+    shape = (1, 28, 28)
+    sizes = {"width": 16, "width_max": 64}
+    pg, pd = ProGANGenerator(shape, 8, **sizes), ProGANDiscriminator(shape, 8, **sizes)
+    assert [c.weight.shape[1] for c in pg.to_rgb] == [64, 32, 16] == [c.weight.shape[0] for c in pd.from_rgb]
+    sg, sd = StyleGANGenerator(shape, 8, **sizes), StyleGANDiscriminator(shape, 8, **sizes)
+    assert [r.conv.weight.shape[1] for r in sg.rgbs] == [64, 32, 16]
+    assert sd.final_dense.weight.shape[0] == 64
+    z = torch.randn(3, 8)
+    for g, d in ((pg, pd), (sg, sd)):
+        g.eval()
+        assert d(g(z)).shape == (3,) and g(z).shape == (3, *shape)
+
+
+def test_modulated_conv_equals_the_papers_per_sample_weights():
+    torch.manual_seed(0)
+    conv, x, w = ModulatedConv(8, 16, 3, 32), torch.randn(4, 8, 10, 10), torch.randn(4, 32)
+    with torch.no_grad():
+        conv.affine.weight.normal_()  # styles far from 1, so that modulation matters
+    weight = conv.scale * conv.weight[None] * conv.affine(w)[:, None, :, None, None]  # (B, out, in, k, k)
+    weight = weight * torch.rsqrt(weight.square().sum((2, 3, 4), keepdim=True) + 1e-8)  # StyleGAN2 eq. 3
+    paper = torch.cat([torch.nn.functional.conv2d(x[i:i + 1], weight[i], padding=1) for i in range(4)])
+    assert torch.allclose(conv(x, w), paper, atol=1e-5)
 
 
 def test_wgan_gp_drift_by_hand():

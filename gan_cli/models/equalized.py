@@ -14,6 +14,15 @@ from torch import nn
 SQRT2 = math.sqrt(2)
 
 
+def channel_plan(levels: int, width: int, width_max: int = 0) -> list[int]:
+    """Channels at each level 0 .. levels (base resolution .. the data's): the papers' rule, fewer
+    channels as the images grow (ProGAN: min(base / 2^stage, max); StyleGAN2: min(base / res, max)),
+    i.e. `width` at the data's size, doubled per halving, capped at width_max; 0 = width everywhere."""
+    if not width_max:
+        return [width] * (levels + 1)
+    return [min(width_max, width * 2 ** (levels - level)) for level in range(levels + 1)]
+
+
 class EqualLinear(nn.Module):
     """y = (c W) x + b with W ~ N(0, 1/lr_mul^2) stored, c = lr_mul * gain / sqrt(in)."""
 

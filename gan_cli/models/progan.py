@@ -25,13 +25,14 @@ from gan_cli.models.equalized import (
     SQRT2,
     EqualConv2d,
     EqualLinear,
+    channel_plan,
     down,
     lrelu,
     minibatch_std,
     pixel_norm,
     up,
 )
-from gan_cli.options import Count
+from gan_cli.options import Count, NonNegativeInt
 
 SCHEDULE_TAGS = {"progan_resolution": "progan/resolution", "progan_alpha": "progan/alpha"}
 
@@ -85,8 +86,8 @@ class Scheduled(nn.Module):
                 "progan_alpha": torch.tensor(float(alpha))}
 
 
-def _block(width: int) -> nn.ModuleList:
-    return nn.ModuleList([EqualConv2d(width, width, 3), EqualConv2d(width, width, 3)])
+def _block(n_in: int, n_mid: int, n_out: int) -> nn.ModuleList:
+    return nn.ModuleList([EqualConv2d(n_in, n_mid, 3), EqualConv2d(n_mid, n_out, 3)])
 
 
 class ProGANGenerator(Scheduled):
@@ -96,14 +97,16 @@ class ProGANGenerator(Scheduled):
     conditional, num_classes = False, 0
     schedule_tags = SCHEDULE_TAGS
 
-    def __init__(self, shape, z_dim: int, phase_steps: Count = 500, width: Count = 64):
+    def __init__(self, shape, z_dim: int, phase_steps: Count = 500, width: Count = 64,
+                 width_max: NonNegativeInt = 0):
         super().__init__()
         self._schedule(shape[-1], phase_steps)
-        self.z_dim, self.width, self.size = z_dim, width, shape[-1]
-        self.dense = EqualLinear(z_dim, width * self.base**2, gain=SQRT2 / 4)  # the paper's 4x4 "conv"
-        self.conv0 = EqualConv2d(width, width, 3)
-        self.blocks = nn.ModuleList([_block(width) for _ in range(self.levels)])
-        self.to_rgb = nn.ModuleList([EqualConv2d(width, shape[0], 1, gain=1) for _ in range(self.levels + 1)])
+        ch = channel_plan(self.levels, width, width_max)  # ch[l]: channels at level l
+        self.z_dim, self.width, self.size = z_dim, ch[0], shape[-1]
+        self.dense = EqualLinear(z_dim, ch[0] * self.base**2, gain=SQRT2 / 4)  # the paper's 4x4 "conv"
+        self.conv0 = EqualConv2d(ch[0], ch[0], 3)
+        self.blocks = nn.ModuleList([_block(ch[i], ch[i + 1], ch[i + 1]) for i in range(self.levels)])
+        self.to_rgb = nn.ModuleList([EqualConv2d(c, shape[0], 1, gain=1) for c in ch])
 
     def forward(self, z, y=None):  # (B, z_dim) -> (B, C, size, size)
         level, alpha = self.phase()
@@ -125,14 +128,17 @@ class ProGANDiscriminator(Scheduled):
     std -> conv -> dense -> score (a critic: no sigmoid). The fade mirrors G's; the reals are
     blended by fade_real, which the method calls on them (models.fade_reals)."""
 
-    def __init__(self, shape, z_dim: int, phase_steps: Count = 500, width: Count = 64):
+    def __init__(self, shape, z_dim: int, phase_steps: Count = 500, width: Count = 64,
+                 width_max: NonNegativeInt = 0):
         super().__init__()
         self._schedule(shape[-1], phase_steps)
-        self.from_rgb = nn.ModuleList([EqualConv2d(shape[0], width, 1) for _ in range(self.levels + 1)])
-        self.blocks = nn.ModuleList([_block(width) for _ in range(self.levels)])  # [i]: level i+1 -> i
-        self.final_conv = EqualConv2d(width + 1, width, 3)
-        self.final_dense = EqualLinear(width * self.base**2, width)
-        self.out = EqualLinear(width, 1, gain=1)
+        ch = channel_plan(self.levels, width, width_max)
+        self.from_rgb = nn.ModuleList([EqualConv2d(shape[0], c, 1) for c in ch])
+        # [i]: level i+1 -> i
+        self.blocks = nn.ModuleList([_block(ch[i + 1], ch[i + 1], ch[i]) for i in range(self.levels)])
+        self.final_conv = EqualConv2d(ch[0] + 1, ch[0], 3)
+        self.final_dense = EqualLinear(ch[0] * self.base**2, ch[0])
+        self.out = EqualLinear(ch[0], 1, gain=1)
 
     def fade_real(self, x):  # (B, C, size, size) -> the same, for real images only
         """During a fade-in the reals are interpolated between the two resolutions, as G's output

@@ -18,9 +18,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_cli.models.equalized import SQRT2, EqualConv2d, EqualLinear, down, lrelu, minibatch_std, pixel_norm
+from gan_cli.models.equalized import (
+    SQRT2,
+    EqualConv2d,
+    EqualLinear,
+    channel_plan,
+    down,
+    lrelu,
+    minibatch_std,
+    pixel_norm,
+)
 from gan_cli.models.progan import resolution_plan
-from gan_cli.options import Count, Fraction, Range
+from gan_cli.options import Count, Fraction, NonNegativeInt, Range
 
 Probability = Annotated[float, Range(0, 1)]
 
@@ -36,14 +45,16 @@ class ModulatedConv(nn.Module):
         self.affine = EqualLinear(w_dim, n_in, gain=1, bias_init=1.0)  # styles start at 1
 
     def forward(self, x, w):  # (B, in, H, W), (B, w_dim) -> (B, out, H, W)
-        b, c, h, wd = x.shape
-        style = self.affine(w)[:, None, :, None, None]                 # (B, 1, in, 1, 1)
-        weight = self.scale * self.weight[None] * style                # (B, out, in, k, k)
-        if self.demodulate:
-            weight = weight * torch.rsqrt(weight.square().sum((2, 3, 4), keepdim=True) + 1e-8)
-        out = F.conv2d(x.reshape(1, b * c, h, wd), weight.flatten(0, 1), padding=weight.shape[-1] // 2,
-                       groups=b)
-        return out.view(b, -1, h, wd)
+        """Scale the input by the styles, convolve with the shared weight, scale the output by the
+        demodulation: equal to convolving with w''_ijk per sample (StyleGAN2's fused_modconv=False),
+        and one plain conv instead of a grouped one, much faster on CPUs."""
+        style = self.affine(w)                                        # (B, in)
+        weight = self.scale * self.weight                             # (out, in, k, k)
+        out = F.conv2d(x * style[:, :, None, None], weight, padding=weight.shape[-1] // 2)
+        if self.demodulate:  # sum_ik (s_i w_ijk)^2 = s^2 . sum_k w_ijk^2
+            demod = torch.rsqrt(style.square() @ weight.square().sum((2, 3)).T + 1e-8)  # (B, out)
+            out = out * demod[:, :, None, None]
+        return out
 
 
 class StyleLayer(nn.Module):
@@ -84,19 +95,21 @@ class StyleGANGenerator(nn.Module):
     w_space = True          # gan sample: interpolate in W, truncate towards w_avg, mode=style_mix
 
     def __init__(self, shape, z_dim: int, width: Count = 64, w_dim: Count = 128,
-                 mapping_layers: Count = 8, mixing: Probability = 0.9, w_avg_beta: Fraction = 0.995):
+                 mapping_layers: Count = 8, mixing: Probability = 0.9, w_avg_beta: Fraction = 0.995,
+                 width_max: NonNegativeInt = 0):
         super().__init__()
         base, n = resolution_plan(shape[-1], "stylegan")
+        ch = channel_plan(n, width, width_max)  # ch[i]: channels at resolution base * 2^i
         self.z_dim, self.mixing, self.beta, self.psi = z_dim, mixing, w_avg_beta, 1.0
         self.mapping = nn.ModuleList([EqualLinear(z_dim if i == 0 else w_dim, w_dim, lr_mul=0.01)
                                       for i in range(mapping_layers)])
         self.register_buffer("w_avg", torch.zeros(w_dim))
-        self.const = nn.Parameter(torch.randn(1, width, base, base))
-        self.layers = nn.ModuleList([StyleLayer(width, width, w_dim, base)])
+        self.const = nn.Parameter(torch.randn(1, ch[0], base, base))
+        self.layers = nn.ModuleList([StyleLayer(ch[0], ch[0], w_dim, base)])
         for i in range(1, n + 1):
-            self.layers.extend([StyleLayer(width, width, w_dim, base * 2**i, upsample=True),
-                                StyleLayer(width, width, w_dim, base * 2**i)])
-        self.rgbs = nn.ModuleList([ToRGB(width, shape[0], w_dim) for _ in range(n + 1)])
+            self.layers.extend([StyleLayer(ch[i - 1], ch[i], w_dim, base * 2**i, upsample=True),
+                                StyleLayer(ch[i], ch[i], w_dim, base * 2**i)])
+        self.rgbs = nn.ModuleList([ToRGB(c, shape[0], w_dim) for c in ch])
         self.num_ws = len(self.layers) + 1
 
     def map(self, z):  # (B, z_dim) -> (B, w_dim)
@@ -142,10 +155,10 @@ class ResidualDown(nn.Module):
     """StyleGAN2's resnet D block: (conv, LReLU, conv, LReLU, pool) + 1x1 skip of the pooled input,
     over sqrt 2."""
 
-    def __init__(self, width: int):
+    def __init__(self, n_in: int, n_out: int):
         super().__init__()
-        self.conv1, self.conv2 = EqualConv2d(width, width, 3), EqualConv2d(width, width, 3)
-        self.skip = EqualConv2d(width, width, 1, gain=1, bias=False)
+        self.conv1, self.conv2 = EqualConv2d(n_in, n_in, 3), EqualConv2d(n_in, n_out, 3)
+        self.skip = EqualConv2d(n_in, n_out, 1, gain=1, bias=False)
 
     def forward(self, x):
         return (down(lrelu(self.conv2(lrelu(self.conv1(x))))) + self.skip(down(x))) / SQRT2
@@ -154,14 +167,15 @@ class ResidualDown(nn.Module):
 class StyleGANDiscriminator(nn.Module):
     """x -> fromRGB -> residual blocks down to base x base -> minibatch std -> conv -> dense -> logit."""
 
-    def __init__(self, shape, z_dim: int, width: Count = 64):
+    def __init__(self, shape, z_dim: int, width: Count = 64, width_max: NonNegativeInt = 0):
         super().__init__()
         base, n = resolution_plan(shape[-1], "stylegan")
-        self.from_rgb = EqualConv2d(shape[0], width, 1)
-        self.blocks = nn.Sequential(*[ResidualDown(width) for _ in range(n)])
-        self.final_conv = EqualConv2d(width + 1, width, 3)
-        self.final_dense = EqualLinear(width * base * base, width)
-        self.out = EqualLinear(width, 1, gain=1)
+        ch = channel_plan(n, width, width_max)
+        self.from_rgb = EqualConv2d(shape[0], ch[n], 1)
+        self.blocks = nn.Sequential(*[ResidualDown(ch[i], ch[i - 1]) for i in range(n, 0, -1)])
+        self.final_conv = EqualConv2d(ch[0] + 1, ch[0], 3)
+        self.final_dense = EqualLinear(ch[0] * base * base, ch[0])
+        self.out = EqualLinear(ch[0], 1, gain=1)
 
     def forward(self, x, y=None):  # (B, C, size, size) -> (B,)
         h = self.blocks(lrelu(self.from_rgb(x)))
