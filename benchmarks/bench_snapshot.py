@@ -18,8 +18,8 @@ from bench_train import compose
 
 from gan_cli.checkpoint import checkpoint_dict
 from gan_cli.config import resolve_device
-from gan_cli.data import Data
 from gan_cli.methods import method_class
+from gan_cli.readers import Data
 
 SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 

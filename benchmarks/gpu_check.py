@@ -23,10 +23,10 @@ from bench_feeding import loader, write_folder
 from bench_train import compose, one_round
 from plain_loop import examples_train
 
-from gan_cli.checkpoint import load_checkpoint
 from gan_cli.data import load_data
 from gan_cli.models import build_models
 from gan_cli.run import train
+from gan_cli.rundir import read_checkpoint
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s.
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0,
@@ -98,7 +98,7 @@ def resume_gap(base: list[str], deterministic: bool, args) -> str:
         train(compose(base + more + [f"train.steps={2 * n}"]), full)
         train(compose(base + more + [f"train.steps={n}"]), part)
         train(compose(base + more + [f"train.steps={2 * n}", f"train.resume={part}"]), part)
-        a, b = load_checkpoint(full), load_checkpoint(part)
+        a, b = read_checkpoint(full), read_checkpoint(part)
         gap = max((a["nets"][net][k].float() - b["nets"][net][k].float()).abs().max().item()
                   for net in a["nets"] for k in a["nets"][net])
     return "bit-identical" if gap == 0 else f"max weight difference {gap:.2e}"

@@ -4,7 +4,7 @@
 #      classifier and the CUDA random stream, every family in bf16 and fp16), which skip on a CPU;
 #   2. benchmarks/gpu_check.py: fp32 against bf16 + channels_last + compile on the 64 px DCGAN,
 #      the runner against the plain loop, in-memory against DataLoader feeding, the share of the
-#      bf16 peak, and resume against an unbroken run; one Markdown table for the README.
+#      bf16 peak, and resume against an unbroken run; one Markdown table for docs/gpus.md.
 #
 #   benchmarks/gpu_check.sh                 # on the GPU; writes gpu_check/table.md and gpu_check/tests.txt
 #   DEVICE=cpu TINY=1 benchmarks/gpu_check.sh   # a CPU smoke run with tiny sizes (tests/test_benchmarks.py)

@@ -8,39 +8,16 @@ names, and a config that names code (`_target_`) is refused unless it is one of 
 strings gan-cli 0.1 wrote for its own classes.
 """
 
-import json
-import os
 from pathlib import Path
 
 import torch
 
-from gan_cli.config import ConfigError
-from gan_cli.rundir import find_checkpoint
+from gan_cli.errors import ConfigError
+from gan_cli.files import atomic_write
 
 FORMAT = "gan-cli/2"      # every network and optimizer by name (nets, opts, averaged)
 LEGACY_FORMAT = "gan-cli/1"  # gan-cli 0.1: one G, one D (G, D, opt_g, opt_d, G_ema)
 KEYS = ("format", "step", "nets", "opts", "rng", "config", "data")
-
-
-def atomic_write(path: Path, write) -> None:
-    """write(tmp_path), fsync, then rename over path: readers see the old file or the new one.
-    If anything fails (a full disk, a signal), the partial tmp file is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, obj: dict) -> None:
-    """Atomically write obj as indented JSON."""
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2) + "\n"))
 
 
 def rng_state() -> dict:
@@ -92,8 +69,8 @@ def _from_legacy(ckpt: dict) -> dict:
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
-    """Load and check a gan-cli checkpoint; one-line ConfigError when it is not one."""
-    path = find_checkpoint(path)
+    """Load and check a gan-cli checkpoint file (rundir.read_checkpoint also takes a run directory);
+    one-line ConfigError when it is not one."""
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated zip, pickle refused by weights_only, not a torch file

@@ -38,7 +38,9 @@ from omegaconf.errors import (
 
 import gan_cli.schema  # noqa: F401  (registers the config schemas before Hydra composes)
 from gan_cli import confhelp, rundir
-from gan_cli.config import ConfigError, validate_evaluate, validate_sample, validate_train
+from gan_cli.config import validate_evaluate, validate_sample, validate_train
+from gan_cli.errors import ConfigError
+from gan_cli.files import write_json
 from gan_cli.papers import with_paper
 from gan_cli.stopping import exit_quietly, raise_interrupted
 
@@ -65,7 +67,6 @@ def record_failure(error: str) -> None:
     """A sweep job that died before train() wrote its results.json still gets one."""
     path = Path(HydraConfig.get().runtime.output_dir) / rundir.RESULTS
     if not path.exists():
-        from gan_cli.checkpoint import write_json
         write_json(path, {"status": "failed", "error": error})
 
 
@@ -270,7 +271,8 @@ def idle_cores(cores: int, window: float = 0.25) -> int:
     """Cores idle now (at least 1): the idle share of /proc/stat over `window` seconds, times the
     cores. The 1-minute load average (the fallback where /proc/stat is missing) still counts work
     that ended a minute ago: after one run, the next ran alone on 1 of 2 idle cores. More torch
-    threads than idle cores compete with the other work: measured in README "Threads"."""
+    threads than idle cores compete with the other work: measured in docs/sweeps.md ("Threads
+    beside other work")."""
     first = cpu_times()
     if first is not None:
         time.sleep(window)

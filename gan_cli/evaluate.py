@@ -11,11 +11,11 @@ from pathlib import Path
 import torch
 
 from gan_cli import metrics as M
-from gan_cli.checkpoint import write_json
-from gan_cli.config import ConfigError
-from gan_cli.data import Data
+from gan_cli.errors import ConfigError
 from gan_cli.features import FeatureSpace, feature_space, split
+from gan_cli.files import write_json
 from gan_cli.models import class_labels
+from gan_cli.readers import Data
 
 log = logging.getLogger(__name__)
 MIN_REFERENCE_ROWS = 6  # the k-NN metrics' minimum (k + 1 rows)

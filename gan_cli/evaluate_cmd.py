@@ -3,9 +3,12 @@
 from pathlib import Path
 
 from gan_cli import rundir
-from gan_cli.checkpoint import load_checkpoint, write_json
-from gan_cli.config import ConfigError, resolve_device
+from gan_cli.checkpoint import load_checkpoint
+from gan_cli.config import resolve_device
+from gan_cli.data import data_of
+from gan_cli.errors import ConfigError
 from gan_cli.evaluate import print_metrics
+from gan_cli.files import write_json
 from gan_cli.health import print_verdict
 
 
@@ -16,7 +19,7 @@ def evaluate_checkpoint(checkpoint, eval_cfg, data_dir, seed: int = 0, device: s
     path = rundir.find_checkpoint(checkpoint)
     ckpt = load_checkpoint(path, map_location=device)
     method, nets = rundir.rebuild(ckpt, device, f"checkpoint {path}")
-    data = rundir.data_of(ckpt, data_dir, device)
+    data = data_of(ckpt, data_dir, device)
     evaluate, settings = method.evaluator(data, eval_cfg, Path(str(data_dir)) / "gan_cli_features")
     metrics = evaluate(nets, seed) if evaluate else {}
     snap = {**method.snapshot(nets, data, seed), "step": ckpt["step"]}

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_cli.checkpoint import atomic_write
-from gan_cli.data import Data
+from gan_cli.files import atomic_write
+from gan_cli.readers import Data
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid, save_image
 
+from gan_cli.errors import ConfigError
+
 REAL_RGB = (0.55, 0.70, 0.95)   # real points: light blue
 FAKE_RGB = (0.85, 0.10, 0.10)   # generated points: red
 
@@ -38,6 +40,13 @@ def scatter_image(fake: torch.Tensor, real: torch.Tensor, lim: float, size: int 
     _plot(img, real.detach().cpu().numpy(), lim, REAL_RGB, radius=1)
     _plot(img, fake.detach().cpu().numpy(), lim, FAKE_RGB, radius=1)
     return torch.from_numpy(img).permute(2, 0, 1)
+
+
+def png_path(out: Path) -> Path:
+    """out, if it names a .png file (one-line ConfigError otherwise)."""
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"out={out} is not allowed: the output must be a .png file")
+    return out
 
 
 def save_png(img: torch.Tensor, path: Path) -> Path:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 
 WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's FID Inception weights
 WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS}"

@@ -6,7 +6,7 @@ range are refused with one line before anything is built.
 
 import torch
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.options import Betas, Fraction, NonNegative, Rate, check_options, plain
 
 

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from omegaconf import DictConfig, OmegaConf
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 
 
 @dataclass(frozen=True)

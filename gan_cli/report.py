@@ -10,7 +10,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.headline import headline_metric
 from gan_cli.sweep import job_dirs, job_result
 

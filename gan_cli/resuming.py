@@ -11,7 +11,7 @@ import copy
 
 from omegaconf import OmegaConf
 
-from gan_cli.checkpoint import load_checkpoint
+from gan_cli.rundir import read_checkpoint
 
 # Where and how this process runs: taken from this invocation, not from the checkpoint, since a
 # run may be continued on another machine or from another folder.
@@ -77,6 +77,6 @@ def resumed_settings(today: dict, saved: dict, typed: list[str]) -> dict:
 
 def resumed_config(cfg, overrides):
     """cfg (composed from the command line) for a run that continues train.resume's checkpoint."""
-    saved = load_checkpoint(cfg.train.resume)["config"]
+    saved = read_checkpoint(cfg.train.resume)["config"]
     today = OmegaConf.to_container(cfg, resolve=True)
     return OmegaConf.create(resumed_settings(today, saved, typed_keys(overrides)))

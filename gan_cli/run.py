@@ -22,18 +22,12 @@ from omegaconf import OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 
 from gan_cli import distributed, rundir
-from gan_cli.checkpoint import (
-    atomic_write,
-    checkpoint_dict,
-    load_checkpoint,
-    rng_state,
-    set_rng_state,
-    write_checkpoint,
-    write_json,
-)
-from gan_cli.config import ConfigError, resolve_device, validate_train
+from gan_cli.checkpoint import checkpoint_dict, rng_state, set_rng_state, write_checkpoint
+from gan_cli.config import resolve_device, validate_train
 from gan_cli.data import Data, load_data
+from gan_cli.errors import ConfigError
 from gan_cli.evaluate import print_metrics
+from gan_cli.files import atomic_write, write_json
 from gan_cli.health import grad_norm, print_verdict
 from gan_cli.images import save_png
 from gan_cli.methods import method_class
@@ -171,7 +165,7 @@ def resume_from(cfg, info: dict, method, averaged: dict, device) -> tuple[int, d
     settings this part changes. A checkpoint already at train.steps is refused: a finished run's
     results are never replaced by a run that trained nothing."""
     path = cfg.train.resume
-    ckpt = load_checkpoint(path, map_location=device)
+    ckpt = rundir.read_checkpoint(path, map_location=device)
     changed = check_resumable(ckpt, cfg, info, path)
     if ckpt["step"] >= cfg.train.steps:
         raise ConfigError(f"train.steps={cfg.train.steps}: the checkpoint {path} is already at step "

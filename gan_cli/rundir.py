@@ -17,7 +17,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 RESULTS, EVAL, CONFIG, SAMPLES = "results.json", "eval.json", "config.yaml", "samples"
@@ -86,6 +86,13 @@ def latest_run(output_dir) -> Path:
         raise ConfigError(f"train.resume=latest: no run with {CHECKPOINT} under {root} (paths.output_dir); "
                           "give a run directory instead")
     return run_dir_of(max(found, key=lambda p: p.stat().st_mtime_ns))
+
+
+def read_checkpoint(path, map_location="cpu") -> dict:
+    """The checkpoint of a .pt file or of a run directory (its checkpoints/last.pt), checked."""
+    from gan_cli.checkpoint import load_checkpoint  # torch: not for the CLI's path naming
+
+    return load_checkpoint(find_checkpoint(path), map_location=map_location)
 
 
 def find_checkpoint(path) -> Path:
@@ -159,13 +166,3 @@ def _averaged_copy(net, state: dict, what: str):
     from gan_cli.models import load_weights
 
     return load_weights(copy.deepcopy(net), state, what)
-
-
-def data_of(ckpt: dict, data_dir, device):
-    """The checkpoint's training data, read from data_dir (where datasets live on this machine)."""
-    from gan_cli.data import load_data
-
-    config = OmegaConf.create(ckpt["config"])
-    if "root" in config.data:
-        config.data.root = str(data_dir)
-    return load_data(config.data, device)

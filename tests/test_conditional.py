@@ -5,7 +5,7 @@ import torch
 from conftest import TINY, compose_train, run_gan
 from PIL import Image
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.models import build_models, class_labels
 from gan_cli.run import train
 

@@ -195,7 +195,7 @@ def test_spectral_norm_option(datasets, tmp_path):
 def test_wgan_gp_defaults_and_bad_penalty(datasets, tmp_path):
     cfg = compose_train(TINY + data_overrides("ring8", datasets) + ["model=mlp", "loss=wgan_gp"])
     assert cfg.train.d_steps == 5 and list(cfg.optim.g.betas) == [0.0, 0.9] and cfg.loss.gp_weight == 10
-    from gan_cli.config import ConfigError
+    from gan_cli.errors import ConfigError
     with pytest.raises(ConfigError, match="loss.gp_weight=-1"):
         train(compose_train(TINY + data_overrides("ring8", datasets) + ["model=mlp", "loss=wgan_gp",
                                                                          "loss.gp_weight=-1"]), tmp_path)
@@ -207,7 +207,7 @@ def test_lazy_r1_applies_every_kth_d_step_at_k_times_the_weight(datasets, tmp_pa
     the phase). A few-step run with the option trains; r1_every=0 is refused in one line."""
     import torch
 
-    from gan_cli.config import ConfigError
+    from gan_cli.errors import ConfigError
     from gan_cli.losses import r1_penalty
     from gan_cli.methods.gan import GAN
     overrides = data_overrides("ring8", datasets) + ["model=mlp", "loss=nonsaturating_r1", "loss.r1_gamma=2",

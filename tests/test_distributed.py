@@ -14,8 +14,8 @@ import torch.multiprocessing as mp
 from conftest import TINY, compose_train
 
 from gan_cli import distributed
-from gan_cli.checkpoint import load_checkpoint
 from gan_cli.run import setup, train
+from gan_cli.rundir import read_checkpoint
 
 RING = ["data=ring8", "data.n_points=500", "model=mlp"]
 
@@ -47,7 +47,7 @@ def test_torchrun_two_processes_one_run_directory_then_resume_on_one(tmp_path, c
     assert results["ranks"] == 2 and results["ranks_in_sync"] is True and results["effective_batch"] == 16
     assert len(list(run.glob("events.out.tfevents.*"))) == 1  # only rank 0 writes events
     assert len(list(out.rglob("hydra.yaml"))) == 1           # ... and Hydra's record
-    ckpt = load_checkpoint(run)
+    ckpt = read_checkpoint(run)
     assert len(ckpt["rng_ranks"]) == 2
     assert not torch.equal(ckpt["rng_ranks"][0]["cpu"], ckpt["rng_ranks"][1]["cpu"])  # own streams
     with caplog.at_level(logging.WARNING):
@@ -68,7 +68,7 @@ def test_torchrun_with_evaluation_completes_and_keeps_the_best(tmp_path):
     assert results["status"] == "completed" and results["ranks"] == 2
     assert results["metrics_step"] == 6 and "mode_score" in results["metrics"], results
     assert (tmp_path / "run" / "checkpoints" / "best.pt").is_file()
-    best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
+    best = read_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
     assert len(best["rng_ranks"]) == 2  # gathered from both ranks
 
 
@@ -140,7 +140,7 @@ def test_sigterm_to_one_rank_stops_both_at_the_same_log_step(tmp_path):
     proc.communicate(timeout=120)
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["status"] == "interrupted" and results["steps_done"] % 5 == 0, results
-    assert load_checkpoint(tmp_path / "run")["step"] == results["steps_done"]
+    assert read_checkpoint(tmp_path / "run")["step"] == results["steps_done"]
 
 
 def _fp16_rank(rank: int, init: str, out: dict) -> None:
@@ -186,7 +186,7 @@ def test_torchrun_resume_with_the_same_world_size_is_exact(tmp_path):
         assert done.returncode == 0, done.stderr[-3000:]
     done = torchrun(tmp_path, *base, "train.steps=6", f"train.resume={tmp_path / 'part'}")
     assert done.returncode == 0, done.stderr[-3000:]
-    full, part = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "part")
+    full, part = read_checkpoint(tmp_path / "full"), read_checkpoint(tmp_path / "part")
     for name in full["nets"]:
         for key, value in full["nets"][name].items():
             assert torch.equal(value, part["nets"][name][key]), (name, key)
@@ -194,7 +194,7 @@ def test_torchrun_resume_with_the_same_world_size_is_exact(tmp_path):
 
 def test_torchrun_refuses_a_sweep(monkeypatch):
     from gan_cli.cli import torchrun_overrides
-    from gan_cli.config import ConfigError
+    from gan_cli.errors import ConfigError
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ConfigError, match="torchrun runs one training job"):

@@ -8,8 +8,8 @@ import torch
 from conftest import TINY, compose_train, run_gan
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
-from gan_cli.config import ConfigError
 from gan_cli.data import Data, load_data
+from gan_cli.errors import ConfigError
 from gan_cli.features import classifier_space, train_classifier
 from gan_cli.run import train
 

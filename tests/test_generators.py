@@ -10,7 +10,8 @@ from conftest import TINY, compose_train, one_line_error, run_gan
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
-from gan_cli.config import ConfigError, validate_sample
+from gan_cli.config import validate_sample
+from gan_cli.errors import ConfigError
 from gan_cli.losses import make_game, wgan_drift_d
 from gan_cli.models import build_generator
 from gan_cli.models.biggan import truncated_normal
@@ -268,9 +269,9 @@ def test_truncation_style_mix_and_w_interpolation_write_pngs(checkpoints, tmp_pa
 
 def test_stylegan_truncation_to_zero_draws_the_mean_w(checkpoints):
     from gan_cli import rundir
-    from gan_cli.checkpoint import load_checkpoint
+    from gan_cli.rundir import read_checkpoint
     from gan_cli.styles import style_mix_grid
-    _, nets = rundir.rebuild(load_checkpoint(rundir.find_checkpoint(checkpoints["stylegan"])), "cpu")
+    _, nets = rundir.rebuild(read_checkpoint(checkpoints["stylegan"]), "cpu")
     G = nets["G"]
     G.psi = 1e-9
     with torch.no_grad():

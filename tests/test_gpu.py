@@ -6,8 +6,8 @@ import pytest
 import torch
 from conftest import TINY, compose_train
 
-from gan_cli.checkpoint import load_checkpoint
 from gan_cli.run import train
+from gan_cli.rundir import read_checkpoint
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -25,7 +25,7 @@ def test_deterministic_resume_on_the_gpu_is_bit_identical(tmp_path, data_dir):
     train(compose_train(base + ["train.steps=8"]), tmp_path / "full")
     train(compose_train(base + ["train.steps=4"]), tmp_path / "part")
     train(compose_train(base + ["train.steps=8", f"train.resume={tmp_path / 'part'}"]), tmp_path / "part")
-    assert same_weights(load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "part"))
+    assert same_weights(read_checkpoint(tmp_path / "full"), read_checkpoint(tmp_path / "part"))
 
 
 def test_resume_switching_channels_last_under_fused_adam(tmp_path, data_dir):

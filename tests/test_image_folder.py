@@ -10,7 +10,7 @@ import pytest
 from conftest import TINY, compose_train, one_line_error, run_gan
 from PIL import Image
 
-import gan_cli.data as data_module
+import gan_cli.readers as readers
 from gan_cli.data import load_data
 from gan_cli.inception import WEIGHTS, WEIGHTS_URL
 
@@ -37,7 +37,7 @@ def test_decoded_once_then_read_from_the_cache(folder, monkeypatch, caplog):
 
     def no_decoding(*args):
         raise AssertionError("decoded again")
-    monkeypatch.setattr(data_module, "_open_image", no_decoding)
+    monkeypatch.setattr(readers, "_open_image", no_decoding)
     caplog.clear()
     again = load_data(data_cfg(folder), "cpu").x
     assert again.dtype == first.dtype == first.new_zeros(()).dtype and again.equal(first)
@@ -48,8 +48,8 @@ def test_decoded_once_then_read_from_the_cache(folder, monkeypatch, caplog):
 def test_any_change_decodes_again(change, folder, monkeypatch):
     load_data(data_cfg(folder), "cpu")
     decoded = []
-    real_open = data_module._open_image
-    monkeypatch.setattr(data_module, "_open_image", lambda f, *rest: decoded.append(f) or real_open(f, *rest))
+    real_open = readers._open_image
+    monkeypatch.setattr(readers, "_open_image", lambda f, *rest: decoded.append(f) or real_open(f, *rest))
     extra, expected = [], 5
     target = folder / "sub" / "0.png"
     if change == "add":
@@ -107,7 +107,7 @@ def test_fid_and_fid_inception_messages_say_what_to_do(folder, tmp_path, monkeyp
     """They used to send the user from one to the other; now: which file to put where."""
     import torch
 
-    from gan_cli.config import ConfigError
+    from gan_cli.errors import ConfigError
     from gan_cli.evaluate import choose_metrics
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # no weights there

@@ -14,7 +14,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
 import gan_cli.run
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.losses import categorical_nll, gaussian_nll
 from gan_cli.methods.infogan import Codes
 from gan_cli.metrics import code_accuracy

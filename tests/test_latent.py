@@ -77,8 +77,8 @@ def test_unknown_mode_and_2d_data(tmp_path, image_run):
 
 
 def test_interpolation_strip_ends_are_the_endpoint_samples():
+    from gan_cli.gan_modes import _images
     from gan_cli.models import DCGANGenerator
-    from gan_cli.sample import _images
     G = DCGANGenerator((1, 16, 16), z_dim=8, width=4).eval()
     seeds, steps = [4, 9], 5
     strips = _images(G, interpolation_codes(seed_z(seeds, 8, "cpu"), steps))  # (2 strips * 5, C, H, W)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.models import (
     DCGANDiscriminator,
     DCGANGenerator,

@@ -6,8 +6,8 @@ import pytest
 import torch
 from conftest import TINY, compose_train, one_line_error, run_gan
 
-from gan_cli.checkpoint import load_checkpoint
 from gan_cli.run import resume_from, setup, train
+from gan_cli.rundir import read_checkpoint
 
 MNIST = ["data=mnist", "data.download=false"]
 ON = {"mlp": ["data=ring8", "data.n_points=500"], "dcgan": MNIST + ["model.g.width=8", "model.d.width=8"],
@@ -91,7 +91,7 @@ def test_fp16_resume_is_exact(tmp_path, data_dir):
     train(compose_train(base + ["train.steps=6"]), tmp_path / "full")
     train(compose_train(base + ["train.steps=3"]), tmp_path / "part")
     train(compose_train(base + ["train.steps=6", f"train.resume={tmp_path / 'part'}"]), tmp_path / "part")
-    full, part = (load_checkpoint(tmp_path / r) for r in ("full", "part"))
+    full, part = (read_checkpoint(tmp_path / r) for r in ("full", "part"))
     assert full["scaler"]["_growth_tracker"] == part["scaler"]["_growth_tracker"] == 6
     for name in full["nets"]:
         for key, value in full["nets"][name].items():
@@ -135,7 +135,7 @@ def test_compile_with_a_penalty_leaves_d_eager_with_one_warning(tmp_path, data_d
     assert results["status"] == "completed"
     warnings = [r.getMessage() for r in caplog.records if "train.compile" in r.getMessage()]
     assert len(warnings) == 1 and "D stays eager" in warnings[0] and "double backward" in warnings[0]
-    ckpt = load_checkpoint(tmp_path / "run")
+    ckpt = read_checkpoint(tmp_path / "run")
     assert not any("_orig_mod" in key for key in ckpt["nets"]["G"])  # compiled in place: same keys
 
 

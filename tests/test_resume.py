@@ -97,9 +97,8 @@ def test_ema_is_saved_resumed_and_used_for_sampling(tmp_path):
     avg_full, avg_part = full["averaged"]["G"], part["averaged"]["G"]
     assert all(torch.equal(avg_full[k], avg_part[k]) for k in avg_full)
     assert not all(torch.equal(avg_full[k], full["nets"]["G"][k]) for k in full["nets"]["G"])
-    from gan_cli.checkpoint import load_checkpoint
-    from gan_cli.rundir import rebuild
-    _, nets = rebuild(load_checkpoint(tmp_path / "full"), "cpu")  # what gan sample draws from
+    from gan_cli.rundir import read_checkpoint, rebuild
+    _, nets = rebuild(read_checkpoint(tmp_path / "full"), "cpu")  # what gan sample draws from
     assert all(torch.equal(v, avg_full[k]) for k, v in nets["G"].state_dict().items())
 
 

@@ -16,7 +16,7 @@ import torch
 from conftest import TINY, one_line_error, run_gan
 
 from gan_cli import rundir
-from gan_cli.checkpoint import atomic_write
+from gan_cli.files import atomic_write
 
 RING = ["model=mlp", "data=ring8", "data.n_points=500", "train.threads=1"]
 # A run long enough to be stopped: a log line at every step, no periodic samples or checkpoints.

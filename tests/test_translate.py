@@ -14,7 +14,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import IMAGES, SCALARS, EventAccumulator
 from torch import nn
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.losses import lsgan_d
 from gan_cli.methods.translate import DISTANCES, CycleGAN, ImagePool, lr_factor
 from gan_cli.run import train

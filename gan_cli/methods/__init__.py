@@ -20,7 +20,7 @@ A method is a class built as `Method(cfg, info, device)` (info: the data record 
 copies in place of the trained ones when train.ema is on.
 """
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.methods.gan import GAN
 from gan_cli.methods.infogan import InfoGAN
 from gan_cli.methods.translate import CycleGAN

@@ -11,9 +11,9 @@ Everything around the iteration (logging, checkpoints, resume) is the runner's: 
 import torch
 
 from gan_cli.augment import build_augment, seen
-from gan_cli.config import ConfigError
-from gan_cli.data import Data
+from gan_cli.errors import ConfigError
 from gan_cli.evaluate import draw_plain, make_evaluator, snapshot_diagnostics
+from gan_cli.gan_modes import GAN_MODES
 from gan_cli.health import diversity, verdict
 from gan_cli.images import image_grid, plot_limit, scatter_image
 from gan_cli.losses import gradient_penalty, make_game, r1_penalty
@@ -21,7 +21,7 @@ from gan_cli.models import build_models, class_labels, fade_reals, follow_step, 
 from gan_cli.optimizers import build_optimizer
 from gan_cli.precision import Precision
 from gan_cli.progress import format_stats
-from gan_cli.sample import GAN_MODES
+from gan_cli.readers import Data
 
 
 class GAN:

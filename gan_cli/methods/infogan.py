@@ -21,13 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from gan_cli.augment import seen
-from gan_cli.config import ConfigError
-from gan_cli.data import Data
-from gan_cli.images import image_grid, save_png
+from gan_cli.errors import ConfigError
+from gan_cli.images import image_grid, png_path, save_png
 from gan_cli.losses import categorical_nll, gaussian_nll
 from gan_cli.methods.gan import GAN
 from gan_cli.models import build_info_models, fade_reals, noise
-from gan_cli.sample import _png
+from gan_cli.readers import Data
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def grid_mode(method, nets, ckpt, o: dict, out) -> list:
     _no_label(o)
     device = o["device"]
     z, c, cols = method.code_grid(o["n"], device, torch.Generator(device).manual_seed(int(o["seed"])))
-    return [save_png(image_grid(nets["G"](z, c), nrow=cols), _png(out))]
+    return [save_png(image_grid(nets["G"](z, c), nrow=cols), png_path(out))]
 
 
 @torch.no_grad()
@@ -100,7 +99,7 @@ def codes_mode(method, nets, ckpt, o: dict, out) -> list:
     cont = torch.zeros(k * steps, codes.continuous, device=device)
     cont[:, j] = torch.linspace(-span, span, steps, device=device).repeat(k)
     fake = nets["G"](z.expand(k * steps, -1), codes.vector(idx, cont))
-    return [save_png(image_grid(fake, nrow=steps), _png(out))]
+    return [save_png(image_grid(fake, nrow=steps), png_path(out))]
 
 
 INFO_MODES = {"grid": grid_mode, "codes": codes_mode}  # gan sample mode=grid | codes

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from gan_cli.augment import build_augment, seen
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.health import diversity, verdict
 from gan_cli.images import image_grid
 from gan_cli.losses import make_game

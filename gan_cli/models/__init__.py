@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gan_cli.models.conditional import ConditionalDiscriminator, ConditionalGenerator, spectral_norm_
 from gan_cli.models.dcgan import DCGANDiscriminator, DCGANGenerator

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.models.conditional import spectral_norm_
 from gan_cli.models.progan import resolution_plan
 from gan_cli.options import Count, NonNegative, Range

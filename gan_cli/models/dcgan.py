@@ -5,7 +5,7 @@ Any image size 4*2^n or 7*2^n and any channel count; both come from the data.
 
 from torch import nn
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.options import Count
 
 

@@ -9,7 +9,7 @@ import math
 import torch
 from torch import nn
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.options import Count
 
 

@@ -20,7 +20,7 @@ everywhere, minibatch standard deviation before D's last block.
 import torch
 from torch import nn
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.models.equalized import (
     SQRT2,
     EqualConv2d,

@@ -12,7 +12,7 @@
 import torch
 from torch import nn
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 
 
 def packed_shape(shape: tuple[int, ...], pack: int) -> tuple[int, ...]:

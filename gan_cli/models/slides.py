@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.models.mlp import is_image
 from gan_cli.options import Fraction
 

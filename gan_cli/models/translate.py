@@ -13,7 +13,7 @@ map of patch logits (PatchGAN) or (B, 1). Sizes and channels come from the data.
 
 from torch import nn
 
-from gan_cli.config import ConfigError
+from gan_cli.errors import ConfigError
 from gan_cli.models.dcgan import dcgan_init
 from gan_cli.options import Count
 
