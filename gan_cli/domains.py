@@ -59,16 +59,37 @@ class Domains:
         return self.a.shape
 
 
+def like_mnist(scan: torch.Tensor, size: int = 28) -> torch.Tensor:
+    """One scan (H, W) in [0, 1] drawn the way MNIST's digits were (LeCun et al. 1998): its ink's
+    bounding box scaled to fit a 20x20 box (for 28 px) keeping its aspect ratio, then placed so
+    that its centre of mass sits at the centre of the size x size frame. -> (size, size)."""
+    rows, cols = (scan > 0.05).any(1).nonzero(), (scan > 0.05).any(0).nonzero()
+    ink = scan[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    box = round(size * 20 / 28)
+    h, w = (max(1, round(n * box / max(ink.shape))) for n in ink.shape)
+    ink = torch.nn.functional.interpolate(ink[None, None], size=(h, w), mode="bilinear",
+                                          align_corners=False)[0, 0].clamp(0, 1)
+    mass = ink.sum()
+    cy = (ink.sum(1) * torch.arange(h)).sum() / mass
+    cx = (ink.sum(0) * torch.arange(w)).sum() / mass
+    top = min(max(round(size / 2 - cy.item()), 0), size - h)
+    left = min(max(round(size / 2 - cx.item()), 0), size - w)
+    frame = torch.zeros(size, size)
+    frame[top:top + h, left:left + w] = ink
+    return frame
+
+
 def sklearn_digits(size: int = 28) -> Data:
-    """scikit-learn's 1,797 labelled 8x8 scans (values 0..16), bilinearly upscaled to size x size."""
+    """scikit-learn's 1,797 labelled 8x8 scans (values 0..16), each fitted like an MNIST digit
+    (like_mnist): ink 20 px tall in a 28 px frame, as MNIST's, not filling the frame."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    x = torch.as_tensor(digits.images, dtype=torch.float32)[:, None] / 16.0    # (1797, 1, 8, 8)
-    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    x = (x.clamp(0, 1) * 255).round().to(torch.uint8)                          # (1797, 1, 28, 28)
+    scans = torch.as_tensor(digits.images, dtype=torch.float32) / 16.0         # (1797, 8, 8)
+    x = torch.stack([like_mnist(scan, size) for scan in scans])[:, None]      # (1797, 1, 28, 28)
+    x = (x * 255).round().to(torch.uint8)
     labels = torch.as_tensor(digits.target, dtype=torch.long)
-    return Data(x, labels, f"scikit-learn digits (1,797 8x8 scans upscaled to {size}x{size})", 10)
+    return Data(x, labels, f"scikit-learn digits (1,797 8x8 scans fitted like MNIST into {size}x{size})", 10)
 
 
 def _held_out(data: Data) -> Domain:

