@@ -195,6 +195,15 @@ def saved_config(cfg, data: Data) -> dict:
     return config
 
 
+def caption_table(captions: list[str]) -> str:
+    """The sample grid's captions as a Markdown table, in the grid's rows (image_grid's layout)."""
+    per_row = max(1, int(math.sqrt(len(captions))))
+    rows = [captions[i:i + per_row] for i in range(0, len(captions), per_row)]
+    return "\n".join(["| row | " + " | ".join(f"column {j + 1}" for j in range(per_row)) + " |",
+                      "|---" * (per_row + 1) + "|"] + [f"| {i + 1} | " + " | ".join(r) + " |"
+                                                     for i, r in enumerate(rows)])
+
+
 def log_diagnostics(writer, step: int, stats: dict, method, view: dict, probe: dict) -> dict:
     """The step's stats under the method's tags, every trained net's gradient norm and the
     method's own diagnostics (drawn from `view`, the averaged nets where there are any)."""
@@ -348,6 +357,8 @@ def loop(cfg, out_dir: Path, writer, data: Data, method, averaged: dict, start: 
     early on a signal (ckpts.stop) or divergence; `out` records how far it got."""
     t, every, stop = cfg.train, cfg.eval.every, ckpts.stop
     probe = method.probe(data, t.n_samples, int(cfg.seed))
+    if probe.get("captions") and writer is not None:  # text-to-image: what each grid cell was asked for
+        writer.add_text("samples/captions", caption_table(probe["captions"]))
     device = next(p.device for net in method.nets.values() for p in net.parameters())  # for rank votes
     view = {**method.nets, **averaged}  # samples and metrics come from the averages when on
     tick, tick_step = time.perf_counter(), start
@@ -503,8 +514,11 @@ def run(cfg, out_dir: Path, hparams: dict | None, stop: Stop) -> dict:
             with writing(out_dir / rundir.CONFIG):
                 atomic_write(out_dir / rundir.CONFIG, lambda tmp: OmegaConf.save(ckpts.record["config"], tmp))
         # Rank 0 evaluates alone; the others wait in the broadcast of its figures (distributed.TIMEOUT).
-        evaluate, results["eval"] = (method.evaluator(data, cfg.eval, feature_cache(cfg)) if main
-                                     else (None, {}))
+        # Setting the metrics up (building a classifier, scoring the real data) leaves the run's
+        # random streams as they were: a resumed run then goes on exactly as the unbroken one
+        with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
+            evaluate, results["eval"] = (method.evaluator(data, cfg.eval, feature_cache(cfg)) if main
+                                         else (None, {}))
         evaluate = on_every_rank(evaluate)
         t0, stop.armed = time.perf_counter(), True
         loop(cfg, out_dir, writer, data, method, averaged, start, evaluate, ckpts, out)
