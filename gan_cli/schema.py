@@ -93,6 +93,7 @@ class SampleConfig:
     mix_seeds: list[int] = MISSING
     code: int = MISSING
     span: float = MISSING
+    caption: str | None = MISSING
     paths: DataDir = field(default_factory=DataDir)
 
 
@@ -208,6 +209,22 @@ class InfoGanMethod:
     q: Any = MISSING  # checked against InfoDiscriminator's annotated signature (models/info.py)
 
 
+@dataclass
+class CaptionsData:
+    """conf/data/mnist_captions.yaml."""
+    name: str = MISSING
+    n_images: int = MISSING
+    held_out: float = MISSING
+    data_seed: int = MISSING
+
+
+@dataclass
+class StackGanMethod:
+    """conf/method/stackgan.yaml."""
+    name: str = MISSING
+    kl_weight: float = MISSING
+
+
 # Losses: fields in the order of their YAML files, so `--cfg job` reads like them.
 @dataclass
 class Loss:
@@ -258,7 +275,7 @@ SCHEMAS = {
     "data_inverted_pair": InvertedPairData, "data_unpaired": UnpairedData,
     "method_translation": TranslationMethod,
     "data_ring8": Ring8Data, "data_grid25": Grid25Data,
-    "method_infogan": InfoGanMethod,
+    "method_infogan": InfoGanMethod, "data_mnist_captions": CaptionsData, "method_stackgan": StackGanMethod,
     "loss": Loss, "loss_cross_entropy": CrossEntropyLoss, "loss_wgan": WganLoss, "loss_wgan_gp": WganGpLoss,
     "loss_wgan_gp_drift": WganGpDriftLoss,
 }

@@ -16,6 +16,7 @@ CONF = Path(conf_dir())
 GROUPS = ("data", "model", "loss", "optim")
 TWO_DOMAINS = ("digits2mnist", "mnist2inverted", "unpaired")
 TRANSLATION_MODELS = {"resnet_patchgan": "cyclegan", "discogan": "discogan"}  # model -> a method it fits
+STACKGAN_SMALL = ["data.n_images=64", "model.g.width=8", "model.d.width=8", "model.stage1_steps=2"]
 
 
 def options(group):
@@ -66,6 +67,8 @@ def data_overrides(name, datasets):
         return common + ["data=image_folder", f"data.path={datasets['images']}", "data.image_size=32"]
     if name == "stacked_mnist":
         return common + ["data=stacked_mnist", "data.download=false", "data.n_images=64"]
+    if name == "mnist_captions":  # captioned canvases: method=stackgan, narrow networks
+        return common + ["method=stackgan", "data=mnist_captions", *STACKGAN_SMALL]
     if name in TWO_DOMAINS:  # the two-domain methods' data, with narrow translation networks
         path = [f"data.path={datasets['unpaired']}", "data.image_size=16"] if name == "unpaired" else []
         return common + ["method=cyclegan", f"data={name}", *path, "model.g.width=4", "model.g.blocks=1",
@@ -88,7 +91,7 @@ def run_tiny(tmp_path, overrides):
 @pytest.mark.parametrize("name", options("data"))
 def test_every_data_option_trains(name, datasets, tmp_path):
     overrides = data_overrides(name, datasets)
-    if name not in TWO_DOMAINS:
+    if name not in (*TWO_DOMAINS, "mnist_captions"):
         overrides += [f"model={model_for(name)}", "model.g.width=8" if model_for(name) == "dcgan"
                       else "model.z_dim=2"]
     cfg, results = run_tiny(tmp_path, overrides)
@@ -100,6 +103,8 @@ def test_every_model_option_trains(name, datasets, tmp_path):
     if name in TRANSLATION_MODELS:  # image-to-image networks: a two-domain method on two domains
         overrides = [f"method={TRANSLATION_MODELS[name]}", "data=digits2mnist", f"model={name}",
                      "model.g.width=4", "model.d.width=4"]
+    elif name == "stackgan":  # caption-to-image: its own method and data
+        overrides = data_overrides("mnist_captions", datasets)
     else:
         overrides = data_overrides("mnist", datasets) + [f"model={name}"]
     run_tiny(tmp_path, overrides)

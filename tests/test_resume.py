@@ -50,7 +50,8 @@ def test_resume_is_exact_with_the_metrics_on(tmp_path):
              "eval.classifier_epochs=1"]
     train(compose_train(TINY + mnist + ["train.steps=3"]), tmp_path / "full")
     train(compose_train(TINY + mnist + ["train.steps=1"]), tmp_path / "part")
-    train(compose_train(TINY + mnist + ["train.steps=3", f"train.resume={tmp_path / 'part'}"]), tmp_path / "part")
+    resume = [f"train.resume={tmp_path / 'part'}"]
+    train(compose_train(TINY + mnist + ["train.steps=3", *resume]), tmp_path / "part")
     assert_same_state(weights(tmp_path / "full"), weights(tmp_path / "part"))
 
 

@@ -23,10 +23,11 @@ copies in place of the trained ones when train.ema is on.
 from gan_cli.errors import ConfigError
 from gan_cli.methods.gan import GAN
 from gan_cli.methods.infogan import InfoGAN
+from gan_cli.methods.stackgan import StackGAN
 from gan_cli.methods.translate import CycleGAN
 
 # DiscoGAN is CycleGAN's two-domain game with other settings (conf/method/discogan.yaml)
-METHODS = {"gan": GAN, "infogan": InfoGAN, "cyclegan": CycleGAN, "discogan": CycleGAN}
+METHODS = {"gan": GAN, "infogan": InfoGAN, "cyclegan": CycleGAN, "discogan": CycleGAN, "stackgan": StackGAN}
 
 
 def method_class(method_cfg) -> type:

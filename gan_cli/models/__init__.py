@@ -23,6 +23,7 @@ from gan_cli.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_cli.models.progan import ProGANDiscriminator, ProGANGenerator, progan_options
 from gan_cli.models.remedies import Packed, add_minibatch_std, packed_shape
 from gan_cli.models.slides import SlidesDiscriminator, SlidesGenerator
+from gan_cli.models.stackgan import StackDiscriminator, StackGenerator, stackgan_options
 from gan_cli.models.stylegan import StyleGANDiscriminator, StyleGANGenerator
 from gan_cli.models.translate import (
     EncoderDecoderGenerator,
@@ -40,6 +41,7 @@ class Pair:
     translates: bool = False      # G maps images of one domain to another (not noise to data)
     both: Callable | None = None  # its annotated signature: model-level keys given to G and D alike
     labelled: bool = False        # class-conditional by design: takes num_classes, no one-hot wrappers
+    captioned: bool = False       # G(z, caption embedding): method=stackgan only
 
 
 MODELS = {
@@ -51,8 +53,9 @@ MODELS = {
     "biggan": Pair(BigGANGenerator, BigGANDiscriminator, labelled=True),
     "resnet_patchgan": Pair(ResnetGenerator, PatchDiscriminator, translates=True),
     "discogan": Pair(EncoderDecoderGenerator, EncoderDiscriminator, translates=True),
+    "stackgan": Pair(StackGenerator, StackDiscriminator, both=stackgan_options, captioned=True),
 }
-NOISE_MODELS = [name for name, pair in MODELS.items() if not pair.translates]
+NOISE_MODELS = [name for name, pair in MODELS.items() if not pair.translates and not pair.captioned]
 TRANSLATION_MODELS = [name for name, pair in MODELS.items() if pair.translates]
 
 # gan-cli 0.1 stored `_target_` strings in a checkpoint's model config; these (and only these)
@@ -104,8 +107,13 @@ def _net_options(pair: Pair, model_cfg, net: str) -> dict:
                          skip=("self", "shape", "z_dim", "params", "out_channels", *given))
 
 
-def _kind(pair: Pair, model_cfg, translates: bool) -> None:
-    """Noise-to-data pairs for method=gan, image-to-image pairs for the two-domain methods."""
+def _kind(pair: Pair, model_cfg, translates: bool, captioned: bool = False) -> None:
+    """Noise-to-data pairs for method=gan, image-to-image pairs for the two-domain methods,
+    caption-to-image pairs for method=stackgan."""
+    name = plain(model_cfg).get("name")
+    if pair.captioned != captioned:
+        raise ConfigError(f"model={name} needs method=stackgan" if pair.captioned else
+                          f"method=stackgan needs model=stackgan (model={name} draws no captions)")
     if pair.translates != translates:
         name = plain(model_cfg).get("name")
         allowed = TRANSLATION_MODELS if translates else NOISE_MODELS
@@ -173,6 +181,20 @@ def build_models(model_cfg, shape, device, num_classes=None) -> tuple[nn.Module,
     """G and D for the data's shape, on device."""
     G = build_generator(model_cfg, shape, num_classes)
     return G.to(device), build_discriminator(model_cfg, shape, num_classes).to(device)
+
+
+def build_captioned(model_cfg, shape, device) -> tuple[nn.Module, nn.Module]:
+    """StackGAN's G and D (models/stackgan.py) for the data's shape, on device."""
+    pair, top = model_options(model_cfg)
+    _kind(pair, model_cfg, translates=False, captioned=True)
+    extras = ("conditional", "spectral_norm", "minibatch_std")
+    if any(top.get(key) for key in extras) or top.get("pack", 1) > 1:
+        raise ConfigError("model=stackgan takes no model.conditional, spectral_norm, pack or minibatch_std: "
+                          "its G and D are conditioned on the caption")
+    g = {**top["both"], **_net_options(pair, model_cfg, "g")}
+    d = {**top["both"], **_net_options(pair, model_cfg, "d")}
+    G = pair.G(shape=tuple(shape), z_dim=top["z_dim"], **g)
+    return G.to(device), pair.D(shape=tuple(shape), z_dim=top["z_dim"], **d).to(device)
 
 
 def build_translators(model_cfg, shape_a, shape_b, device) -> dict[str, nn.Module]:

