@@ -12,7 +12,7 @@ plain strings, no torch, so that start-up stays quick.
 PAPERS = {
     "progan": ("optim=adam_progan", "loss=wgan_gp_drift"),     # Karras et al. 2018
     "stylegan": ("optim=adam_stylegan", "loss=nonsaturating_r1"),  # Karras et al. 2020
-    "biggan": ("optim=adam_biggan", "loss=hinge"),             # Brock et al. 2019
+    "biggan": ("optim=adam_biggan", "loss=hinge", "train.d_steps=4"),  # Brock et al. 2019 (CIFAR script)
 }
 
 

@@ -68,6 +68,8 @@ def test_a_model_brings_its_papers_optimizer_and_loss():
     assert [(c.optim.g.lr, list(c.optim.d.betas)) for c in picked.values()] == [
         (1e-3, [0.0, 0.99]), (2.5e-3, [0.0, 0.99]), (2e-4, [0.0, 0.999])]
     assert compose_train(["data=mnist", "model=progan"]).optim.g.lr == 1e-3  # beats the dataset's recipe
+    assert picked["biggan"].train.d_steps == 4  # BigGAN-PyTorch's CIFAR-10 script
+    assert compose_train(["model=biggan", "train.d_steps=2"]).train.d_steps == 2
 
 
 def test_the_command_line_beats_a_models_paper_settings():

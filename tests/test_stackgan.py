@@ -126,6 +126,14 @@ def test_gan_sample_draws_a_sentence_and_the_two_stages(run, tmp_path):
                    "follows none of the templates")
 
 
+def test_gan_eval_scores_a_stackgan_checkpoint(run, tmp_path):
+    result = run_gan("eval", f"checkpoint={run}", "eval.n_samples=48", "eval.classifier_epochs=2",
+                     f"out={tmp_path / 'eval.json'}")
+    assert result.returncode == 0, result.stderr[-1500:]
+    scores = json.loads((tmp_path / "eval.json").read_text())
+    assert "caption_accuracy_held_out" in scores["metrics"] and 0 <= scores["diagnostics"]["D_real"] <= 1
+
+
 @pytest.mark.parametrize("args,needle", [
     (["model=stackgan"], "model=stackgan needs method=stackgan"),
     (["method=stackgan", "model=dcgan"], "method=stackgan with model=stackgan"),

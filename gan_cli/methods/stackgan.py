@@ -17,6 +17,7 @@ from gan_cli.captions import boxes, parse, text, tokenize
 from gan_cli.errors import ConfigError
 from gan_cli.evaluate import make_scorer
 from gan_cli.features import classifier_space
+from gan_cli.health import diversity
 from gan_cli.images import image_grid, png_path, save_png
 from gan_cli.methods.gan import GAN
 from gan_cli.models import build_captioned, noise
@@ -168,8 +169,22 @@ class StackGAN(GAN):
             return metrics
         return evaluate, settings
 
+    @torch.no_grad()
     def snapshot(self, nets: dict, data: Data, seed: int = 0) -> dict:
-        return {}
+        """D's view of real canvases and of generated ones for the same captions, and diversity."""
+        n, device = min(256, len(data.x)), data.x.device
+        idx = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))[:n]
+        real = data.batch(idx.to(device))
+        fake = self.draw_layouts(nets, [tuple(lay) for lay in data.meta["layouts"][idx].tolist()], seed)
+        D = nets["D"]
+        D.eval()
+        e = D.text(data.meta["tokens"][idx].to(device))
+        real_logits, fake_logits = D(real, e), D(fake, e)
+        D.train()
+        return {"step": 0, "D_real": torch.sigmoid(real_logits).mean().item(),
+                "D_fake": torch.sigmoid(fake_logits).mean().item(),
+                "D_acc_real": (real_logits > 0).float().mean().item(),
+                "D_acc_fake": (fake_logits < 0).float().mean().item(), "diversity": diversity(fake, real)}
 
     sample_modes = {}  # set below: CAPTION_MODES
 
