@@ -126,6 +126,18 @@ def test_gan_sample_draws_a_sentence_and_the_two_stages(run, tmp_path):
                    "follows none of the templates")
 
 
+def test_the_one_stage_baseline_draws_the_full_size_directly(tmp_path):
+    result = run_gan("train", *TINY, "eval=off", "model.stages=1", "train.steps=3", "model.stage1_steps=1",
+                     f"hydra.run.dir={tmp_path / 'one'}")
+    assert result.returncode == 0, result.stderr[-1500:]
+    ckpt = read_checkpoint(tmp_path / "one")
+    assert int(ckpt["nets"]["G"]["stage"]) == 1 and "stage1.3.1.weight" in ckpt["nets"]["G"]  # 4 up-blocks
+    corner = "caption=the digit 1 is at the top right of the image ."
+    grid = run_gan("sample", f"checkpoint={tmp_path / 'one'}", corner, "n=4", f"out={tmp_path / 'g.png'}")
+    assert grid.returncode == 0 and Image.open(tmp_path / "g.png").size == (2 + 2 * 66, 2 + 2 * 66)
+    one_line_error(run_gan("sample", f"checkpoint={tmp_path / 'one'}", "mode=stages", corner), "one-stage baseline")
+
+
 def test_gan_eval_scores_a_stackgan_checkpoint(run, tmp_path):
     result = run_gan("eval", f"checkpoint={run}", "eval.n_samples=48", "eval.classifier_epochs=2",
                      f"out={tmp_path / 'eval.json'}")

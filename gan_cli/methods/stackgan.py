@@ -211,6 +211,9 @@ def caption_mode(method, nets, ckpt, o: dict, out) -> list:
 
 def stages_mode(method, nets, ckpt, o: dict, out) -> list:
     """mode=stages: Stage I (upsampled) above Stage II, the same noise and caption in each column."""
+    if nets["G"].stages == 1:
+        raise ConfigError("mode=stages needs a two-stage model; this checkpoint is the one-stage baseline "
+                          "(model.stages=1): use mode=grid")
     layouts, _ = _layouts(o, min(o["n"], 8), method)
     rows = [method.draw_layouts(nets, layouts, int(o["seed"]), stage) for stage in (1, 2)]
     return [save_png(image_grid(torch.cat(rows), nrow=len(layouts)), png_path(out))]

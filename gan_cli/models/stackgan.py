@@ -15,17 +15,21 @@ stage 2 trains G_II and D_II with G_I frozen. G's output is always the data's si
 image upsampled), so grids and metrics read either stage alike.
 """
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gan_cli.captions import VOCAB
 from gan_cli.errors import ConfigError
-from gan_cli.options import Count
+from gan_cli.options import Count, Range
 
 
-def stackgan_options(stage1_steps: Count = 2000):
-    """Model-level keys given to G and D alike (their stages must agree)."""
+def stackgan_options(stage1_steps: Count = 2000, stages: Annotated[int, Range(1, 2)] = 2):
+    """Model-level keys given to G and D alike (their stages must agree). stages=1: the one-stage
+    baseline, Stage I drawing the data's size directly (the issue's conditional GAN on the
+    caption embedding, to show what the second stage buys)."""
 
 
 def _up(n_in: int, n_out: int) -> nn.Sequential:
@@ -66,15 +70,15 @@ class Augmentation(nn.Module):
 class Staged(nn.Module):
     """The stage buffer shared by G and D: 1 until stage1_steps, then 2 (a function of the step)."""
 
-    def _stages(self, shape, stage1_steps: int):
+    def _stages(self, shape, stage1_steps: int, stages: int):
         if shape[-1] % 16 or shape[-1] < 32:
             raise ConfigError(f"model=stackgan draws images whose size is a multiple of 16, at least 32 "
                               f"(data=mnist_captions: 64); this data's is {shape[-1]}")
-        self.stage1_steps = stage1_steps
+        self.stage1_steps, self.stages = stage1_steps, stages
         self.register_buffer("stage", torch.ones((), dtype=torch.long))
 
     def follow_step(self, step: int) -> dict:
-        self.stage.fill_(1 if step <= self.stage1_steps else 2)
+        self.stage.fill_(1 if step <= self.stage1_steps or self.stages == 1 else 2)
         return {"stackgan_stage": torch.tensor(float(self.stage))}
 
 
@@ -84,16 +88,16 @@ class StackGenerator(Staged):
     schedule_tags = {"stackgan_stage": "stackgan/stage"}
 
     def __init__(self, shape, z_dim: int, stage1_steps: Count = 2000, width: Count = 32,
-                 emb_dim: Count = 64, c_dim: Count = 32):
+                 emb_dim: Count = 64, c_dim: Count = 32, stages: int = 2):
         super().__init__()
-        self._stages(shape, stage1_steps)
+        self._stages(shape, stage1_steps, stages)
         s, ch, w = shape[-1], shape[0], width
         self.z_dim, self.base = z_dim, s // 16
         self.ca1, self.ca2 = Augmentation(emb_dim, c_dim), Augmentation(emb_dim, c_dim)
         self.fc = nn.Sequential(nn.Linear(z_dim + c_dim, 4 * w * self.base**2, bias=False),
                                 nn.BatchNorm1d(4 * w * self.base**2), nn.ReLU(True))
-        self.stage1 = nn.Sequential(_up(4 * w, 2 * w), _up(2 * w, w), _up(w, w), nn.Conv2d(w, ch, 3, 1, 1),
-                                    nn.Tanh())                                   # S/16 -> S/2
+        ups = [_up(4 * w, 2 * w), _up(2 * w, w), _up(w, w), *([_up(w, w)] if stages == 1 else [])]
+        self.stage1 = nn.Sequential(*ups, nn.Conv2d(w, ch, 3, 1, 1), nn.Tanh())  # S/16 -> S/2 (one stage: S)
         self.encode = nn.Sequential(nn.Conv2d(ch, w, 3, 1, 1), nn.ReLU(True), _down(w, 2 * w),
                                     _down(2 * w, 4 * w))                           # S/2 -> S/8
         self.join = nn.Sequential(nn.Conv2d(4 * w + c_dim, 4 * w, 3, 1, 1, bias=False),
@@ -115,7 +119,7 @@ class StackGenerator(Staged):
     def images(self, z, e, stage: int):  # -> the stage's image at the data's size, its KL
         if stage == 1:
             low, kl = self.first(z, e)
-            return F.interpolate(low, scale_factor=2, mode="nearest"), kl
+            return (low if self.stages == 1 else F.interpolate(low, scale_factor=2, mode="nearest")), kl
         frozen, was = (self.ca1, self.fc, self.stage1), self.training
         with torch.no_grad():  # Stage I frozen: no gradient, its batchnorm statistics kept, c = mu
             for module in frozen:
@@ -169,14 +173,14 @@ class StackDiscriminator(Staged):
     encoder, trained with D: telling matching from mismatched captions is what teaches it."""
 
     def __init__(self, shape, z_dim: int, stage1_steps: Count = 2000, width: Count = 32,
-                 emb_dim: Count = 64, c_dim: Count = 32):
+                 emb_dim: Count = 64, c_dim: Count = 32, stages: int = 2):
         super().__init__()
-        self._stages(shape, stage1_steps)
+        self._stages(shape, stage1_steps, stages)
         self.text = TextEncoder(emb_dim)
-        self.d1 = _StageD(shape[0], shape[-1] // 2, width, emb_dim, c_dim)
+        self.d1 = _StageD(shape[0], shape[-1] // (3 - stages), width, emb_dim, c_dim)
         self.d2 = _StageD(shape[0], shape[-1], width, emb_dim, c_dim)
 
     def forward(self, x, e):  # the data's size; stage 1 judges it average-pooled to half
         if int(self.stage) == 1:
-            return self.d1(F.avg_pool2d(x, 2), e)
+            return self.d1(F.avg_pool2d(x, 2) if self.stages == 2 else x, e)
         return self.d2(x, e)
