@@ -135,7 +135,8 @@ def test_the_one_stage_baseline_draws_the_full_size_directly(tmp_path):
     corner = "caption=the digit 1 is at the top right of the image ."
     grid = run_gan("sample", f"checkpoint={tmp_path / 'one'}", corner, "n=4", f"out={tmp_path / 'g.png'}")
     assert grid.returncode == 0 and Image.open(tmp_path / "g.png").size == (2 + 2 * 66, 2 + 2 * 66)
-    one_line_error(run_gan("sample", f"checkpoint={tmp_path / 'one'}", "mode=stages", corner), "one-stage baseline")
+    stages = run_gan("sample", f"checkpoint={tmp_path / 'one'}", "mode=stages", corner)
+    one_line_error(stages, "one-stage baseline")
 
 
 def test_gan_eval_scores_a_stackgan_checkpoint(run, tmp_path):
