@@ -177,7 +177,7 @@ class StackDiscriminator(Staged):
         super().__init__()
         self._stages(shape, stage1_steps, stages)
         self.text = TextEncoder(emb_dim)
-        self.d1 = _StageD(shape[0], shape[-1] // (3 - stages), width, emb_dim, c_dim)
+        self.d1 = _StageD(shape[0], shape[-1] // stages, width, emb_dim, c_dim)  # two stages: half size
         self.d2 = _StageD(shape[0], shape[-1], width, emb_dim, c_dim)
 
     def forward(self, x, e):  # the data's size; stage 1 judges it average-pooled to half
