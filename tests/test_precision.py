@@ -45,7 +45,9 @@ EVERY = {"progan": MNIST + ["model=progan", "loss=wgan_gp_drift", "model.z_dim=8
                             "model.d.width=8", "model.g.embed_dim=4"],
          "infogan": MNIST + ["method=infogan", "model.g.width=8", "model.d.width=8", "method.q.hidden=16"],
          "cyclegan": ["method=cyclegan", "model.g.width=4", "model.g.blocks=1", "model.d.width=4"],
-         "discogan": ["method=discogan", "model.g.width=4", "model.d.width=4"]}
+         "discogan": ["method=discogan", "model.g.width=4", "model.d.width=4"],
+         "stackgan": ["method=stackgan", "data.n_images=64", "model.g.width=8", "model.d.width=8",
+                      "model.stage1_steps=2"]}  # both stages within TINY's 4 steps
 
 
 @pytest.mark.parametrize("what", sorted(EVERY))
