@@ -44,8 +44,43 @@ def read_captions(images: torch.Tensor, layouts: list, classify) -> torch.Tensor
     return digits_right & (inside >= 0.8)
 
 
+def _layouts(o: dict, n: int) -> list:
+    """n copies of caption=...'s layout (refused in one line if it has a word outside the vocabulary)."""
+    caption = o.get("caption")
+    if caption is None:
+        raise ConfigError('method=stackgan draws from a caption: add caption="the digit 3 is on the left of '
+                          'the digit 7 ."')
+    tokenize(caption)  # names an unknown word
+    layout = parse(caption)
+    if layout is None:
+        raise ConfigError(f'caption="{caption}" follows none of the templates, e.g. "the digit 3 is on '
+                          'the left of the digit 7 ." or "the digit 5 is at the top left of the image ."')
+    return [layout] * n
+
+
+def caption_mode(method, nets, ckpt, o: dict, out) -> list:
+    """gan sample caption="..." n=16: a grid of n images of one sentence."""
+    layouts = _layouts(o, o["n"])
+    return [save_png(image_grid(method.draw_layouts(nets, layouts, int(o["seed"]))), png_path(out))]
+
+
+def stages_mode(method, nets, ckpt, o: dict, out) -> list:
+    """mode=stages: Stage I (upsampled) above Stage II, the same noise and caption in each column."""
+    if nets["G"].stages == 1:
+        raise ConfigError("mode=stages needs a two-stage model; this checkpoint is the one-stage baseline "
+                          "(model.stages=1): use mode=grid")
+    layouts = _layouts(o, min(o["n"], 8))
+    rows = [method.draw_layouts(nets, layouts, int(o["seed"]), stage) for stage in (1, 2)]
+    return [save_png(image_grid(torch.cat(rows), nrow=len(layouts)), png_path(out))]
+
+
+CAPTION_MODES = {"grid": caption_mode, "stages": stages_mode}  # gan sample mode=grid | stages
+
+
 class StackGAN(GAN):
     """GAN's loop and game; G and D hold both stages and the text encoder (D's)."""
+
+    sample_modes = CAPTION_MODES
 
     def __init__(self, cfg, info: dict, device):
         self.kl_weight = float(cfg.method.kl_weight)
@@ -153,16 +188,14 @@ class StackGAN(GAN):
         self.reference = settings.get("real_reference")
 
         def evaluate(nets, seed=0) -> dict:
-            metrics = {}
-            if score is not None:
-                draws = torch.Generator().manual_seed(seed)
-                pick = torch.randint(len(data_layouts), (settings["n_fake"],), generator=draws)
-                layouts = [data_layouts[i] for i in pick.tolist()]
-                more = lambda n: self.draw_layouts(nets, layouts[:n], seed + 1)  # noqa: E731
-                metrics.update(score(self.draw_layouts(nets, layouts, seed), more, None))
-                if int(nets["G"].stage) == 2:
-                    stage1 = score(self.draw_layouts(nets, layouts, seed, 1), lambda n: more(n), None)
-                    metrics["stage1_classifier_fid"] = stage1.get("classifier_fid", float("nan"))
+            draws = torch.Generator().manual_seed(seed)
+            pick = torch.randint(len(data_layouts), (settings["n_fake"],), generator=draws)
+            layouts = [data_layouts[i] for i in pick.tolist()]
+            more = lambda n: self.draw_layouts(nets, layouts[:n], seed + 1)  # noqa: E731
+            metrics = score(self.draw_layouts(nets, layouts, seed), more, None)
+            if int(nets["G"].stage) == 2:
+                stage1 = score(self.draw_layouts(nets, layouts, seed, 1), more, None)
+                metrics["stage1_classifier_fid"] = stage1.get("classifier_fid", float("nan"))
             for name, layouts in (("seen", seen_set), ("held_out", held_set)):
                 right = read_captions(self.draw_layouts(nets, layouts, seed), layouts, read)
                 metrics[f"caption_accuracy_{name}"] = right.float().mean().item()
@@ -186,37 +219,3 @@ class StackGAN(GAN):
                 "D_acc_real": (real_logits > 0).float().mean().item(),
                 "D_acc_fake": (fake_logits < 0).float().mean().item(), "diversity": diversity(fake, real)}
 
-    sample_modes = {}  # set below: CAPTION_MODES
-
-
-def _layouts(o: dict, n: int, method) -> tuple[list, str]:
-    """n copies of caption=...'s layout (refused in one line if it has a word outside the vocabulary)."""
-    caption = o.get("caption")
-    if caption is None:
-        raise ConfigError('method=stackgan draws from a caption: add caption="the digit 3 is on the left of '
-                          'the digit 7 ."')
-    tokenize(caption)  # names an unknown word
-    layout = parse(caption)
-    if layout is None:
-        raise ConfigError(f'caption="{caption}" follows none of the templates, e.g. "the digit 3 is on '
-                          'the left of the digit 7 ." or "the digit 5 is at the top left of the image ."')
-    return [layout] * n, caption
-
-
-def caption_mode(method, nets, ckpt, o: dict, out) -> list:
-    """gan sample caption="..." n=16: a grid of n images of one sentence."""
-    layouts, _ = _layouts(o, o["n"], method)
-    return [save_png(image_grid(method.draw_layouts(nets, layouts, int(o["seed"]))), png_path(out))]
-
-
-def stages_mode(method, nets, ckpt, o: dict, out) -> list:
-    """mode=stages: Stage I (upsampled) above Stage II, the same noise and caption in each column."""
-    if nets["G"].stages == 1:
-        raise ConfigError("mode=stages needs a two-stage model; this checkpoint is the one-stage baseline "
-                          "(model.stages=1): use mode=grid")
-    layouts, _ = _layouts(o, min(o["n"], 8), method)
-    rows = [method.draw_layouts(nets, layouts, int(o["seed"]), stage) for stage in (1, 2)]
-    return [save_png(image_grid(torch.cat(rows), nrow=len(layouts)), png_path(out))]
-
-
-StackGAN.sample_modes = {"grid": caption_mode, "stages": stages_mode}
