@@ -214,3 +214,18 @@ def test_submitit_tasks_per_node_train_one_run_together(tmp_path):
     (found,) = tmp_path.rglob("results.json")
     results = json.loads(found.read_text())
     assert results["status"] == "completed" and results["ranks"] == 2 and results["ranks_in_sync"] is True
+
+
+def test_torchrun_trains_stackgan_across_its_stage_switch(tmp_path):
+    """StackGAN under 2 ranks: Stage I, then Stage II with Stage I frozen, weights in sync at the end
+    (Stage II's nets get gradients only after the switch, on every rank at the same step)."""
+    stack = ["method=stackgan", "data.n_images=64", "model.g.width=8", "model.d.width=8", "model.z_dim=8",
+             "model.g.c_dim=8", "model.d.c_dim=8", "model.g.emb_dim=16", "model.d.emb_dim=16",
+             "model.stage1_steps=2", "train.steps=4", "train.batch_size=8", "train.threads=1",
+             "train.progress=log", "eval=off", f"hydra.run.dir={tmp_path / 'run'}"]
+    done = torchrun(tmp_path, *stack, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["status"] == "completed" and results["steps_done"] == 4, results
+    assert results["ranks"] == 2 and results["ranks_in_sync"] is True
+    assert int(read_checkpoint(tmp_path / "run")["nets"]["G"]["stage"]) == 2

@@ -76,10 +76,20 @@ class Staged(nn.Module):
                               f"(data=mnist_captions: 64); this data's is {shape[-1]}")
         self.stage1_steps, self.stages = stage1_steps, stages
         self.register_buffer("stage", torch.ones((), dtype=torch.long))
+        self._known = (-1, 1)  # (the buffer's version, its value): read the buffer back only when it changed
+
+    def current(self) -> int:
+        """The stage as a Python int, without a device sync per forward (only after a load or a fill)."""
+        version = self.stage._version
+        if version != self._known[0]:
+            self._known = (version, int(self.stage))
+        return self._known[1]
 
     def follow_step(self, step: int) -> dict:
-        self.stage.fill_(1 if step <= self.stage1_steps or self.stages == 1 else 2)
-        return {"stackgan_stage": torch.tensor(float(self.stage))}
+        stage = 1 if step <= self.stage1_steps or self.stages == 1 else 2
+        self.stage.fill_(stage)
+        self._known = (self.stage._version, stage)  # no read back
+        return {"stackgan_stage": torch.tensor(float(stage))}
 
 
 class StackGenerator(Staged):
@@ -130,7 +140,7 @@ class StackGenerator(Staged):
         return self.second(low, e)
 
     def generate(self, z, e):  # -> this training stage's image, its KL
-        return self.images(z, e, int(self.stage))
+        return self.images(z, e, self.current())
 
     def forward(self, z, e):
         return self.generate(z, e)[0]
@@ -181,6 +191,6 @@ class StackDiscriminator(Staged):
         self.d2 = _StageD(shape[0], shape[-1], width, emb_dim, c_dim)
 
     def forward(self, x, e):  # the data's size; stage 1 judges it average-pooled to half
-        if int(self.stage) == 1:
+        if self.current() == 1:
             return self.d1(F.avg_pool2d(x, 2) if self.stages == 2 else x, e)
         return self.d2(x, e)
