@@ -77,6 +77,8 @@ def validate_train_settings(t) -> None:
     _in_range(t, "ema", "train.", 0, 1, "a decay in [0, 1), e.g. 0.999; 0 turns the EMA off")
     _check(0 <= t.ema_rampup <= 1, "train.ema_rampup", t.ema_rampup,
            "a fraction in [0, 1] of the steps so far; 0 uses train.ema from the first step")
+    _check(0 <= t.lr_decay_from <= 1, "train.lr_decay_from", t.lr_decay_from,
+           "a fraction in [0, 1] of train.steps; 1 keeps the learning rate constant")
     _one_of(t.progress, "train.progress", PROGRESS)
     code = t.diverged_exit_code
     _check(0 <= code <= 255, "train.diverged_exit_code", code, "an exit code in [0, 255]")
@@ -166,6 +168,9 @@ def validate_method(cfg: DictConfig) -> None:
            f"(model={cfg.model.get('name')} draws no captions)")
     if "kl_weight" in m:
         _in_range(m, "kl_weight", "method.", 0)
+    if "decay_from" in m:  # the translation methods schedule their lr themselves
+        _check(cfg.train.lr_decay_from == 1, "train.lr_decay_from", cfg.train.lr_decay_from,
+               f"1 for method={m.name}, whose learning rate follows method.decay_from")
     if "categorical" not in m:
         return
     sizes = list(m.categorical)

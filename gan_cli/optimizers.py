@@ -56,3 +56,19 @@ def build_optimizer(node, params, key: str, lazy_every: int = 1) -> torch.optim.
             betas = options.get("betas", inspect.signature(fn).parameters["betas"].default)
             options["betas"] = tuple(b**c for b in betas)
     return fn(params, **options)
+
+
+def lr_factor(step: int, total: int, decay_from: float) -> float:
+    """The learning rate's multiplier at (1-based) step: 1 for the first round(decay_from * total)
+    steps, then linear towards 0, (total - step + 1) / (total - constant + 1). With 200 epochs and
+    decay_from 0.5 this is CycleGAN's rule, 1 - max(0, e + 1 - 100) / 101 for epoch e = step - 1."""
+    constant = round(decay_from * total)
+    return 1.0 if step <= constant else (total - step + 1) / (total - constant + 1)
+
+
+def scale_lr(opts: dict, base_lr: dict, factor: float) -> None:
+    """Every optimizer's groups at factor x their configured rates (base_lr: name -> rate per group).
+    Recomputed from the step each time, so that a resumed run follows the same schedule."""
+    for name, opt in opts.items():
+        for group, base in zip(opt.param_groups, base_lr[name]):
+            group["lr"] = base * factor

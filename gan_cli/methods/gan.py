@@ -18,7 +18,7 @@ from gan_cli.health import diversity, verdict
 from gan_cli.images import image_grid, plot_limit, scatter_image
 from gan_cli.losses import gradient_penalty, make_game, r1_penalty
 from gan_cli.models import build_models, class_labels, fade_reals, follow_step, noise, schedule_tags
-from gan_cli.optimizers import build_optimizer
+from gan_cli.optimizers import build_optimizer, lr_factor, scale_lr
 from gan_cli.precision import Precision
 from gan_cli.progress import format_stats
 from gan_cli.readers import Data
@@ -43,6 +43,8 @@ class GAN:
         lazy = self.game.r1_every if self.game.r1_gamma else 1  # lazy R1: StyleGAN2's Adam correction
         self.opts = {"g": build_optimizer(cfg.optim.g, G.parameters(), "optim.g"),
                      "d": build_optimizer(cfg.optim.d, D.parameters(), "optim.d", lazy_every=lazy)}
+        self.base_lr = {name: [g["lr"] for g in opt.param_groups] for name, opt in self.opts.items()}
+        self.total, self.decay_from = int(cfg.train.steps), float(cfg.train.get("lr_decay_from", 1.0))
         self.batch_size, self.d_steps = int(cfg.train.batch_size), int(cfg.train.d_steps)
         self.d_index = 0  # D steps since step 0, counted from the iteration: lazy R1 resumes in phase
         self.amp = Precision(cfg.train.get("precision", "fp32"), device)
@@ -126,6 +128,8 @@ class GAN:
     def step(self, data: Data, it: int) -> dict:
         """One iteration of Algorithm 1: k D steps, then one G step. Stats of the last D step."""
         scheduled = follow_step(self.nets, it)  # progan: this step's resolution and fade-in alpha
+        if self.decay_from < 1:  # train.lr_decay_from: constant, then linear to 0 at train.steps
+            scale_lr(self.opts, self.base_lr, lr_factor(it, self.total, self.decay_from))
         for j in range(self.d_steps):
             self.d_index = it * self.d_steps + j
             loss_d, real_logits, fake_logits = self.d_step(data)

@@ -34,7 +34,7 @@ from gan_cli.health import diversity, verdict
 from gan_cli.images import image_grid
 from gan_cli.losses import make_game
 from gan_cli.models import build_translators
-from gan_cli.optimizers import build_optimizer
+from gan_cli.optimizers import build_optimizer, lr_factor, scale_lr
 from gan_cli.options import NonNegative, Range, check_options, plain
 from gan_cli.precision import Precision
 from gan_cli.translate_sample import TRANSLATE_MODES
@@ -58,14 +58,6 @@ def method_settings(method_cfg) -> dict:
         raise ConfigError(f"method.cycle_distance={settings['cycle_distance']} is not allowed: "
                           f"one of {', '.join(DISTANCES)}")
     return settings
-
-
-def lr_factor(step: int, total: int, decay_from: float) -> float:
-    """The learning rate's multiplier at (1-based) step: 1 for the first round(decay_from * total)
-    steps, then linear towards 0, (total - step + 1) / (total - constant + 1). With 200 epochs and
-    decay_from 0.5 this is CycleGAN's rule, 1 - max(0, e + 1 - 100) / 101 for epoch e = step - 1."""
-    constant = round(decay_from * total)
-    return 1.0 if step <= constant else (total - step + 1) / (total - constant + 1)
 
 
 class ImagePool(nn.Module):
@@ -181,9 +173,7 @@ class CycleGAN:
     def set_lr(self, step: int) -> float:
         """Every optimizer's learning rate for this step, from its configured value."""
         factor = lr_factor(step, self.total, self.settings["decay_from"])
-        for name, opt in self.opts.items():
-            for group, base in zip(opt.param_groups, self.base_lr[name]):
-                group["lr"] = base * factor
+        scale_lr(self.opts, self.base_lr, factor)
         return self.base_lr["g"][0] * factor
 
     def g_step(self, a: torch.Tensor, b: torch.Tensor) -> tuple[dict, torch.Tensor, torch.Tensor]:
