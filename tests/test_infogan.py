@@ -282,3 +282,22 @@ def test_code_accuracy_needs_infogan(root, tmp_path):
             "data.download=false", "eval.metrics=[code_accuracy]"]
     with pytest.raises(ConfigError, match="'code_accuracy' does not apply .* method=infogan only"):
         train(compose_train(args), tmp_path)
+
+
+def test_the_papers_mnist_networks_have_their_sizes_and_q_reads_the_1024_features(root, tmp_path):
+    """model=infogan_mnist (Chen et al. 2016, Table 1), counted by hand for 62 + 10 + 2 inputs:
+    G: FC 74x1024 + b, BN, FC 1024x6272 + b, BN, ConvT 128->64 4x4, BN, ConvT 64->1 4x4 + b;
+    D: conv 1->64 4x4 + b, conv 64->128 4x4, BN, FC 6272x1024, BN, FC 1024x1 + b."""
+    from gan_cli.models.infogan_mnist import InfoGANMnistDiscriminator, InfoGANMnistGenerator
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    g = 74 * 1024 + 1024 + 2048 + 1024 * 6272 + 6272 + 2 * 6272 + 128 * 64 * 16 + 128 + 64 * 16 + 1
+    d = 16 * 64 + 64 + 64 * 128 * 16 + 256 + 6272 * 1024 + 2048 + 1024 + 1
+    assert count(InfoGANMnistGenerator((1, 28, 28), 74)) == g == 6_652_417
+    assert count(InfoGANMnistDiscriminator((1, 28, 28), 62)) == d == 6_558_017
+    args = [a for a in info_args(root, "model=infogan_mnist", "model.g.hidden=32", "model.d.hidden=32")
+            if "width" not in a]
+    results = train(compose_train([*args, "model.g.width=8", "model.d.width=8"]), tmp_path)
+    assert results["status"] == "completed"
+    assert states(tmp_path)["nets"]["D"]["Q.1.weight"].shape[1] == 32  # Q on D's FC features
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        InfoGANMnistGenerator((1, 30, 30), 74)

@@ -19,6 +19,7 @@ from gan_cli.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gan_cli.models.conditional import ConditionalDiscriminator, ConditionalGenerator, spectral_norm_
 from gan_cli.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_cli.models.info import InfoDiscriminator, InfoGenerator
+from gan_cli.models.infogan_mnist import InfoGANMnistDiscriminator, InfoGANMnistGenerator
 from gan_cli.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_cli.models.progan import ProGANDiscriminator, ProGANGenerator, progan_options
 from gan_cli.models.remedies import Packed, add_minibatch_std, packed_shape
@@ -48,6 +49,7 @@ MODELS = {
     "mlp": Pair(MLPGenerator, MLPDiscriminator),
     "dcgan": Pair(DCGANGenerator, DCGANDiscriminator),
     "slides_mnist": Pair(SlidesGenerator, SlidesDiscriminator),
+    "infogan_mnist": Pair(InfoGANMnistGenerator, InfoGANMnistDiscriminator),
     "progan": Pair(ProGANGenerator, ProGANDiscriminator, both=progan_options),
     "stylegan": Pair(StyleGANGenerator, StyleGANDiscriminator),
     "biggan": Pair(BigGANGenerator, BigGANDiscriminator, labelled=True),
