@@ -249,3 +249,13 @@ def test_lr_decay_from_holds_the_rate_then_falls_linearly_to_the_last_step(datas
         opts = read_checkpoint(run)["opts"]
         assert opts["g"]["param_groups"][0]["lr"] == pytest.approx(3e-4 * factor)
         assert opts["d"]["param_groups"][0]["lr"] == pytest.approx(6e-4 * factor)
+
+
+def test_dcgan_hidden_layers_train_and_resume_an_older_run_without_them(datasets, tmp_path):
+    """model.g.hidden / model.d.hidden: a few steps with the fully connected layers; a checkpoint
+    written before the keys existed resumes with none (resuming.NEUTRAL), not today's default."""
+    from gan_cli.resuming import NEUTRAL
+    overrides = data_overrides("mnist", datasets) + ["model=dcgan", "model.g.width=8", "model.d.width=8"]
+    cfg, results = run_tiny(tmp_path / "run", overrides + ["model.g.hidden=16", "model.d.hidden=16"])
+    assert results["status"] == "completed" and cfg.model.g.hidden == 16
+    assert NEUTRAL["model.g.hidden"] == NEUTRAL["model.d.hidden"] == 0

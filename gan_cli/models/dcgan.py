@@ -6,7 +6,7 @@ Any image size 4*2^n or 7*2^n and any channel count; both come from the data.
 from torch import nn
 
 from gan_cli.errors import ConfigError
-from gan_cli.options import Count
+from gan_cli.options import Count, NonNegativeInt
 
 
 def dcgan_plan(size: int) -> tuple[int, int]:
@@ -36,14 +36,19 @@ class DCGANGenerator(nn.Module):
 
     conditional, num_classes = False, 0  # build_generator sets them for a conditional G
 
-    def __init__(self, shape, z_dim: int, width: Count = 64):
+    def __init__(self, shape, z_dim: int, width: Count = 64, hidden: NonNegativeInt = 0):
         super().__init__()
         channels, size = shape[0], shape[-1]
         base, n = dcgan_plan(size)
-        self.z_dim = z_dim
+        self.z_dim, self.hidden = z_dim, hidden
         widths = [width * 2**i for i in reversed(range(n))]  # e.g. 64px: [512, 256, 128, 64]
-        layers = [nn.ConvTranspose2d(z_dim, widths[0], base, 1, 0, bias=False),
-                  nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+        if hidden:  # InfoGAN's MNIST G: z -> FC hidden, BN, ReLU -> FC to (widths[0], base, base)
+            layers = [nn.Linear(z_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(True),
+                      nn.Linear(hidden, widths[0] * base * base, bias=False),
+                      nn.Unflatten(1, (widths[0], base, base))]
+        else:  # DCGAN: z as a 1x1 image (forward) -> ConvT(base x base)
+            layers = [nn.ConvTranspose2d(z_dim, widths[0], base, 1, 0, bias=False)]
+        layers += [nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
         for a, b in zip(widths, widths[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
@@ -51,13 +56,13 @@ class DCGANGenerator(nn.Module):
         self.apply(dcgan_init)
 
     def forward(self, z, y=None):  # (B, z_dim) -> (B, C, size, size)
-        return self.net(z[:, :, None, None])
+        return self.net(z if self.hidden else z[:, :, None, None])
 
 
 class DCGANDiscriminator(nn.Module):
     """x -> Conv stride 2, LReLU -> [Conv stride 2, BN, LReLU] ... -> Conv(base x base) -> logit."""
 
-    def __init__(self, shape, z_dim: int, width: Count = 64):
+    def __init__(self, shape, z_dim: int, width: Count = 64, hidden: NonNegativeInt = 0):
         super().__init__()
         channels, size = shape[0], shape[-1]
         base, n = dcgan_plan(size)
@@ -65,7 +70,11 @@ class DCGANDiscriminator(nn.Module):
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for a, b in zip(widths, widths[1:]):
             layers += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.LeakyReLU(0.2, True)]
-        layers += [nn.Conv2d(widths[-1], 1, base, 1, 0, bias=False)]
+        if hidden:  # InfoGAN's MNIST D: -> FC hidden, BN, LReLU -> the logit (Q reads the hidden units)
+            layers += [nn.Flatten(), nn.Linear(widths[-1] * base * base, hidden, bias=False),
+                       nn.BatchNorm1d(hidden), nn.LeakyReLU(0.2, True), nn.Linear(hidden, 1)]
+        else:  # DCGAN: one base x base convolution to the logit
+            layers += [nn.Conv2d(widths[-1], 1, base, 1, 0, bias=False)]
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 
