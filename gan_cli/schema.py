@@ -128,8 +128,16 @@ class TorchvisionData:
 
 
 @dataclass
+class DcganRecipe:
+    """A dataset's recipe for model=dcgan (conf/model/dcgan.yaml reads it when the data sets it)."""
+    width: int = MISSING
+    hidden: int = MISSING
+
+
+@dataclass
 class MnistData(TorchvisionData):
     fallback: str = MISSING
+    dcgan: DcganRecipe | None = None
 
 
 @dataclass

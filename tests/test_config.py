@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torchvision
-from conftest import TINY, compose_train, write_idx
+from conftest import TINY, compose_train, run_gan, write_idx
 from PIL import Image
 
 from gan_cli.cli import conf_dir
@@ -251,11 +251,27 @@ def test_lr_decay_from_holds_the_rate_then_falls_linearly_to_the_last_step(datas
         assert opts["d"]["param_groups"][0]["lr"] == pytest.approx(6e-4 * factor)
 
 
-def test_dcgan_hidden_layers_train_and_resume_an_older_run_without_them(datasets, tmp_path):
-    """model.g.hidden / model.d.hidden: a few steps with the fully connected layers; a checkpoint
-    written before the keys existed resumes with none (resuming.NEUTRAL), not today's default."""
-    from gan_cli.resuming import NEUTRAL
-    overrides = data_overrides("mnist", datasets) + ["model=dcgan", "model.g.width=8", "model.d.width=8"]
-    cfg, results = run_tiny(tmp_path / "run", overrides + ["model.g.hidden=16", "model.d.hidden=16"])
-    assert results["status"] == "completed" and cfg.model.g.hidden == 16
-    assert NEUTRAL["model.g.hidden"] == NEUTRAL["model.d.hidden"] == 0
+def test_mnist_recipe_builds_infogans_dcgan_and_older_runs_resume_without_hidden_layers(datasets, tmp_path):
+    """model=dcgan data=mnist: widths 64 and the 1,024-unit layers from the recipe (data.dcgan); other
+    data keep DCGAN's 32 and none; the command line wins. A checkpoint written before the hidden
+    keys existed resumes with none (models.ADDED_NET_KEYS), not the recipe's 1,024, whose weights
+    would not fit."""
+    import torch
+    mnist = data_overrides("mnist", datasets) + ["model=dcgan"]
+    model = compose_train(TINY + mnist).model
+    assert (model.g.width, model.g.hidden, model.d.width, model.d.hidden) == (64, 1024, 64, 1024)
+    model = compose_train(TINY + data_overrides("stacked_mnist", datasets)).model
+    assert (model.g.width, model.g.hidden, model.d.hidden) == (32, 0, 0)
+    small = ["model.g.width=8", "model.d.width=8", "model.g.hidden=16", "model.d.hidden=16"]
+    cfg, results = run_tiny(tmp_path / "hidden", mnist + small)
+    assert cfg.model.g.hidden == 16 and results["status"] == "completed"
+    run = tmp_path / "old"
+    train(compose_train(TINY + mnist + small[:2] + ["model.g.hidden=0", "model.d.hidden=0"]), run)
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    for net in ("g", "d"):
+        del ckpt["config"]["model"][net]["hidden"]  # as written before the key existed
+    torch.save(ckpt, run / "checkpoints" / "last.pt")
+    done = run_gan("train", f"train.resume={run}", "train.steps=6", *mnist[:1], "data.download=false")
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["config"]
+    assert config["model"]["g"]["hidden"] == config["model"]["d"]["hidden"] == 0

@@ -31,13 +31,13 @@ def test_dcgan_64_matches_pytorch_examples(channels, g_params, d_params):
 
 def test_dcgan_hidden_layers_give_infogans_mnist_networks_counted_by_hand():
     """model.g.hidden / model.d.hidden = 1024 at width 64, 28 px, 62 + 12 inputs: G is FC 74x1024 + b,
-    BN, FC 1024x6272, BN(128), ConvT 128->64 4x4, BN, ConvT 64->1 4x4; D is conv 1->64 4x4,
+    BN, FC 1024x6272, BN, ConvT 128->64 4x4, BN, ConvT 64->1 4x4; D is conv 1->64 4x4,
     conv 64->128 4x4, BN, FC 6272x1024, BN, FC 1024x1 + b. 0 (the default) leaves DCGAN as it was."""
     G = DCGANGenerator((1, 28, 28), z_dim=74, width=64, hidden=1024)
     D = DCGANDiscriminator((1, 28, 28), z_dim=74, width=64, hidden=1024)
-    g = 74 * 1024 + 1024 + 2048 + 1024 * 6272 + 256 + 128 * 64 * 16 + 128 + 64 * 16
+    g = 74 * 1024 + 1024 + 2048 + 1024 * 6272 + 2 * 6272 + 128 * 64 * 16 + 128 + 64 * 16
     d = 16 * 64 + 64 * 128 * 16 + 256 + 6272 * 1024 + 2048 + 1024 + 1
-    assert (count_params(G), count_params(D)) == (g, d) == (6_633_856, 6_557_953)
+    assert (count_params(G), count_params(D)) == (g, d) == (6_646_144, 6_557_953)
     assert G(torch.randn(3, 74)).shape == (3, 1, 28, 28) and D(torch.randn(3, 1, 28, 28)).shape == (3,)
     assert [type(m) for m in D.net[-5:]] == [nn.Flatten, nn.Linear, nn.BatchNorm1d, nn.LeakyReLU, nn.Linear]
     plain = DCGANGenerator((1, 28, 28), z_dim=74, width=64)

@@ -19,7 +19,6 @@ from gan_cli.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gan_cli.models.conditional import ConditionalDiscriminator, ConditionalGenerator, spectral_norm_
 from gan_cli.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_cli.models.info import InfoDiscriminator, InfoGenerator
-from gan_cli.models.infogan_mnist import InfoGANMnistDiscriminator, InfoGANMnistGenerator
 from gan_cli.models.mlp import MLPDiscriminator, MLPGenerator
 from gan_cli.models.progan import ProGANDiscriminator, ProGANGenerator, progan_options
 from gan_cli.models.remedies import Packed, add_minibatch_std, packed_shape
@@ -49,7 +48,6 @@ MODELS = {
     "mlp": Pair(MLPGenerator, MLPDiscriminator),
     "dcgan": Pair(DCGANGenerator, DCGANDiscriminator),
     "slides_mnist": Pair(SlidesGenerator, SlidesDiscriminator),
-    "infogan_mnist": Pair(InfoGANMnistGenerator, InfoGANMnistDiscriminator),
     "progan": Pair(ProGANGenerator, ProGANDiscriminator, both=progan_options),
     "stylegan": Pair(StyleGANGenerator, StyleGANDiscriminator),
     "biggan": Pair(BigGANGenerator, BigGANDiscriminator, labelled=True),
@@ -71,8 +69,10 @@ def _shared(name: str, z_dim: Count, conditional: bool = False, spectral_norm: b
     """The model keys every architecture has (their types and ranges, for check_options)."""
 
 
-# Model keys added after checkpoints were written, with the value that reproduces those runs.
+# Model keys added after checkpoints were written, with the value that reproduces those runs: for
+# every model, and per network (model.g, model.d) of one model.
 ADDED_KEYS = {"pack": 1, "minibatch_std": False}
+ADDED_NET_KEYS = {"dcgan": {"hidden": 0}}
 
 
 def with_added_keys(model: dict) -> dict:
@@ -80,7 +80,11 @@ def with_added_keys(model: dict) -> dict:
     run resumes under today's config (which names them)."""
     if not isinstance(model, dict) or model.get("name") not in MODELS:
         return model
-    return {**ADDED_KEYS, **model}
+    model, extra = {**ADDED_KEYS, **model}, ADDED_NET_KEYS.get(model["name"], {})
+    for net in ("g", "d"):
+        if extra and isinstance(model.get(net), dict):
+            model[net] = {**extra, **model[net]}
+    return model
 
 
 def model_options(model_cfg) -> tuple[Pair, dict]:

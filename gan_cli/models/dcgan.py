@@ -42,13 +42,14 @@ class DCGANGenerator(nn.Module):
         base, n = dcgan_plan(size)
         self.z_dim, self.hidden = z_dim, hidden
         widths = [width * 2**i for i in reversed(range(n))]  # e.g. 64px: [512, 256, 128, 64]
-        if hidden:  # InfoGAN's MNIST G: z -> FC hidden, BN, ReLU -> FC to (widths[0], base, base)
+        first = widths[0] * base * base
+        if hidden:  # InfoGAN's MNIST G: z -> FC hidden -> FC to (widths[0], base, base), BN per unit, ReLU
             layers = [nn.Linear(z_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(True),
-                      nn.Linear(hidden, widths[0] * base * base, bias=False),
+                      nn.Linear(hidden, first, bias=False), nn.BatchNorm1d(first), nn.ReLU(True),
                       nn.Unflatten(1, (widths[0], base, base))]
         else:  # DCGAN: z as a 1x1 image (forward) -> ConvT(base x base)
-            layers = [nn.ConvTranspose2d(z_dim, widths[0], base, 1, 0, bias=False)]
-        layers += [nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+            layers = [nn.ConvTranspose2d(z_dim, widths[0], base, 1, 0, bias=False),
+                      nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
         for a, b in zip(widths, widths[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
