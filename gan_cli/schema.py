@@ -135,13 +135,19 @@ class DcganRecipe:
 
 
 @dataclass
-class MnistData(TorchvisionData):
+class MnistDigits(TorchvisionData):
+    """MNIST's digits, with the offline fallback."""
     fallback: str = MISSING
+
+
+@dataclass
+class MnistData(MnistDigits):
+    """conf/data/mnist.yaml: the digits and the size of the DCGAN its recipe builds."""
     dcgan: DcganRecipe | None = None
 
 
 @dataclass
-class StackedMnistData(MnistData):
+class StackedMnistData(MnistDigits):
     n_images: int = MISSING
     image_size: int = MISSING
     mode_samples: int = MISSING

@@ -9,7 +9,8 @@ from gan_cli.augment import ADA_INTERVAL, ADA_KIMG, Augment, cutout, translation
 from gan_cli.run import train
 from gan_cli.rundir import read_checkpoint
 
-MNIST = ["data=mnist", "data.download=false", "model.g.width=8", "model.d.width=8"]
+MNIST = ["data=mnist", "data.download=false", "model.g.width=8", "model.d.width=8", "model.g.hidden=0",
+         "model.d.hidden=0"]  # a small DCGAN, without the MNIST recipe's fully connected layers
 
 
 @pytest.mark.parametrize("op", ["translation", "cutout", "color"])
