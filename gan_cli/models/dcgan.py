@@ -32,7 +32,8 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 class DCGANGenerator(nn.Module):
-    """z -> ConvT(base x base) -> [ConvT stride 2, BN, ReLU] ... -> ConvT stride 2 -> Tanh."""
+    """z -> ConvT(base x base) -> [ConvT stride 2, BN, ReLU] ... -> ConvT stride 2 -> Tanh; with
+    `hidden`, two fully connected layers replace the first ConvT (InfoGAN's MNIST G)."""
 
     conditional, num_classes = False, 0  # build_generator sets them for a conditional G
 
@@ -61,7 +62,8 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """x -> Conv stride 2, LReLU -> [Conv stride 2, BN, LReLU] ... -> Conv(base x base) -> logit."""
+    """x -> Conv stride 2, LReLU -> [Conv stride 2, BN, LReLU] ... -> Conv(base x base) -> logit; with
+    `hidden`, a fully connected layer and a linear logit replace the last Conv (InfoGAN's MNIST D)."""
 
     def __init__(self, shape, z_dim: int, width: Count = 64, hidden: NonNegativeInt = 0):
         super().__init__()
