@@ -483,7 +483,8 @@ def main() -> None:
         print(f"gan: unknown command '{args[0]}'", file=sys.stderr)
         print_usage(sys.stderr)
         sys.exit(2)
-    signal.signal(signal.SIGTERM, raise_interrupted)  # like Ctrl-C: end quietly, see below
+    for signum in (signal.SIGINT, signal.SIGTERM):  # end quietly, see below (SIGTERM like Ctrl-C)
+        signal.signal(signum, raise_interrupted)
     try:
         if args[0] == "report":  # not a Hydra app: it reads a finished sweep
             from gan_cli.report import main as report_main

@@ -36,7 +36,14 @@ def exit_code(signum: int) -> int:
     return 128 + int(signum)
 
 
+EARLY: list[int] = []  # signals taken by raise_interrupted before a run's Stop took over
+
+
 def raise_interrupted(signum, frame) -> None:
+    """Start-up's handler (cli.py). It also records the signal: a library that catches every
+    exception while it imports (seen with torch's, under load) would otherwise swallow it, and
+    the run would start regardless; Stop.installed raises it again."""
+    EARLY.append(signum)
     raise Interrupted(signum)
 
 
@@ -81,6 +88,8 @@ class Stop:
             return
         previous = {s: signal.signal(s, self.handler) for s in SIGNALS}
         try:
+            if EARLY:  # a start-up signal that something swallowed: end now, nothing trained
+                raise Interrupted(EARLY[0])
             yield self
         finally:
             for s, handler in previous.items():
