@@ -286,7 +286,6 @@ def test_code_accuracy_needs_infogan(root, tmp_path):
         train(compose_train(args), tmp_path)
 
 
-
 def test_q_reads_the_fully_connected_features_of_infogans_networks(root, tmp_path):
     """With model.d.hidden (the MNIST recipe's InfoGAN networks: 1,024), Q sits on D's fully
     connected layer, as in the paper, rather than on its last convolution."""

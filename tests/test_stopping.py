@@ -362,3 +362,23 @@ def test_the_lock_is_per_directory_reentrant_and_released(tmp_path):
     other = subprocess.run([sys.executable, "-c", "from gan_cli import rundir\n"
                             f"with rundir.locked({str(tmp_path / 'a')!r}): pass"], env=ENV)
     assert other.returncode == 0
+
+
+def test_a_start_up_signal_that_something_swallowed_still_ends_the_run(monkeypatch):
+    """Start-up's handler records the signal it raises; if a library catches the KeyboardInterrupt
+    (seen under load while torch imports), the run's Stop raises it again as it takes over, before
+    anything trains, and puts the previous handlers back."""
+    from gan_cli import stopping
+    monkeypatch.setattr(stopping, "EARLY", [])
+    try:
+        stopping.raise_interrupted(signal.SIGTERM, None)
+    except KeyboardInterrupt:
+        pass  # the swallowing library
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(stopping.Interrupted) as ended:
+        with stopping.Stop().installed():
+            pytest.fail("the run went on after a start-up signal")
+    assert ended.value.signum == signal.SIGTERM and signal.getsignal(signal.SIGINT) is before
+    monkeypatch.setattr(stopping, "EARLY", [])
+    with stopping.Stop().installed() as stop:  # no signal: the run starts
+        assert not stop.requested

@@ -160,7 +160,7 @@ class StackGAN(GAN):
         z = noise(len(layouts), G.z_dim, device, torch.Generator(device).manual_seed(seed))
         was = G.training
         G.eval()
-        stage = int(G.stage) if stage is None else stage
+        stage = G.current() if stage is None else stage
         out = torch.cat([G.images(z[i:i + 500], nets["D"].text(tokens[i:i + 500]), stage)[0]
                          for i in range(0, len(layouts), 500)])
         G.train(was)
@@ -193,7 +193,7 @@ class StackGAN(GAN):
             layouts = [data_layouts[i] for i in pick.tolist()]
             more = lambda n: self.draw_layouts(nets, layouts[:n], seed + 1)  # noqa: E731
             metrics = score(self.draw_layouts(nets, layouts, seed), more, None)
-            if int(nets["G"].stage) == 2:
+            if nets["G"].current() == 2:
                 stage1 = score(self.draw_layouts(nets, layouts, seed, 1), more, None)
                 metrics["stage1_classifier_fid"] = stage1.get("classifier_fid", float("nan"))
             for name, layouts in (("seen", seen_set), ("held_out", held_set)):
