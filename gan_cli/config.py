@@ -168,6 +168,9 @@ def validate_method(cfg: DictConfig) -> None:
            f"(model={cfg.model.get('name')} draws no captions)")
     if "kl_weight" in m:
         _in_range(m, "kl_weight", "method.", 0)
+    if "text_encoder" in m:  # StackGAN's; absent from checkpoints written before it (joint)
+        _one_of(m.text_encoder, "method.text_encoder", ("pretrained", "joint"))
+        _at_least(m, "text_epochs", 1, "method.")
     if "decay_from" in m:  # the translation methods schedule their lr themselves
         _check(cfg.train.lr_decay_from == 1, "train.lr_decay_from", cfg.train.lr_decay_from,
                f"1 for method={m.name}, whose learning rate follows method.decay_from")

@@ -18,9 +18,10 @@ from gan_cli.rundir import read_checkpoint
 ENVIRONMENT = ("paths", "device", "train.threads", "train.progress", "train.resume", "data.root",
                "data.download", "data.cache")
 # Keys added after a checkpoint was written whose default would change what the run does: the
-# value that keeps an older run as it was (train.ema_rampup: the EMA had no warm-up before). Model
+# value that keeps an older run as it was (train.ema_rampup: the EMA had no warm-up before;
+# method.text_encoder: D learned StackGAN's text encoder before it was pretrained). Model
 # keys are filled in when the checkpoint loads (models.with_added_keys).
-NEUTRAL = {"train.ema_rampup": 0.0}
+NEUTRAL = {"train.ema_rampup": 0.0, "method.text_encoder": "joint"}
 
 
 def _get(node: dict, key: str):

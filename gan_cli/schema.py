@@ -238,6 +238,8 @@ class StackGanMethod:
     """conf/method/stackgan.yaml."""
     name: str = MISSING
     kl_weight: float = MISSING
+    text_encoder: str = MISSING
+    text_epochs: int = MISSING
 
 
 # Losses: fields in the order of their YAML files, so `--cfg job` reads like them.

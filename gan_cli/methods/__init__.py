@@ -11,6 +11,7 @@ A method is a class built as `Method(cfg, info, device)` (info: the data record 
     step(data, it) one iteration (it: 1-based); returns detached 0-d tensors
     status(stats)  one progress line;  probe(data, n, seed): fixed inputs for show/diagnostics
     show(nets, probe, data) -> (3, H, W) image;  diagnostics(nets, probe) -> extra diag/* floats
+    pretrain(data, cache_dir)  before step 1 of a fresh run (rank 0): StackGAN's cached text encoder
     evaluator(data, eval_cfg, cache_dir) -> (fn(nets, seed) -> metrics, settings)
     snapshot(nets, data, seed) -> diagnostics of one checkpoint (gan eval)
     verdict(history, evals, diverged_at, streak_min) -> health findings

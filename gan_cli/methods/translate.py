@@ -258,6 +258,9 @@ class CycleGAN:
             return {"diversity_a2b": diversity(nets["G_AB"](probe["a_div"]), probe["b_div"]),
                     "diversity_b2a": diversity(nets["G_BA"](probe["b_div"]), probe["a_div"])}
 
+    def pretrain(self, data, cache_dir) -> None:
+        """Nothing is set up before step 1 (the methods' interface, gan_cli/methods/__init__.py)."""
+
     def evaluator(self, data, eval_cfg, cache_dir):
         """Label preservation, classifier FID, cycle and true-translation errors (translate_eval.py)."""
         from gan_cli.translate_eval import make_translation_evaluator

@@ -1,0 +1,103 @@
+"""StackGAN's caption encoder, trained once per captioned dataset and cached beside the feature
+classifiers (method.text_encoder=pretrained).
+
+StackGAN (Zhang et al. 2017) does not learn its text encoder with the GAN: it reads a pretrained,
+fixed char-CNN-RNN (Reed et al. 2016), trained with a joint embedding of images and their
+captions. This is the same idea at this data's size: an image encoder f (a small CNN) and the
+text encoder g learn together that a canvas and its caption match and that the batch's other
+captions do not (a symmetric contrastive loss; canvases of one layout all count as matches):
+
+    u = f(x) / |f(x)|,  v = g(t) / |g(t)|,  s = u v^T / tau                     (B, B)
+    loss = 1/2 [ CE(rows of s, matches) + CE(columns of s, matches) ]
+
+Why not only with D: a D that learns the encoder needs only what tells a caption from a random
+other one, and measured, it kept the relation and the last digit and lost the first (a linear
+probe read the first digit at chance, 0.11, docs/methods/stackgan.md). Only the training
+canvases are read, so held-out sentences stay unseen.
+"""
+
+import hashlib
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_cli.files import atomic_write
+from gan_cli.models.stackgan import TextEncoder
+from gan_cli.readers import Data
+
+log = logging.getLogger(__name__)
+TEMPERATURE, BATCH, LR, SEED = 0.1, 128, 1e-3, 0
+
+
+def image_encoder(channels: int, size: int, emb_dim: int) -> nn.Sequential:
+    """(B, C, S, S) -> (B, emb_dim): stride-2 4x4 convs 32, 64, 128, 128 (S/16), then a linear map."""
+    layers, n = [], channels
+    for width in (32, 64, 128, 128):
+        layers += [nn.Conv2d(n, width, 4, 2, 1), nn.LeakyReLU(0.2)]
+        n = width
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(n * (size // 16) ** 2, emb_dim))
+
+
+def contrastive_loss(u: torch.Tensor, v: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """u, v (B, E) image and text embeddings; same (B, B) bool, True where the captions are equal."""
+    s = F.normalize(u, dim=1) @ F.normalize(v, dim=1).T / TEMPERATURE
+    target = same.float() / same.float().sum(1, keepdim=True)  # symmetric: rows and columns alike
+    return -((target * s.log_softmax(1)).sum(1).mean() + (target * s.log_softmax(0)).sum(0).mean()) / 2
+
+
+def train_text_encoder(data: Data, emb_dim: int, epochs: int) -> dict:
+    """The text encoder's state after `epochs` passes over the data with the contrastive loss."""
+    torch.manual_seed(SEED)
+    x, tokens = data.x, data.meta["tokens"].to(data.x.device)
+    text = TextEncoder(emb_dim).to(x.device)
+    image = image_encoder(data.shape[0], data.shape[-1], emb_dim).to(x.device)
+    opt = torch.optim.Adam([*image.parameters(), *text.parameters()], LR)
+    batch = min(BATCH, len(x))
+    for epoch in range(epochs):
+        order = torch.randperm(len(x), device=x.device)
+        for i in range(0, len(x) - batch + 1, batch):
+            idx = order[i:i + batch]
+            same = (tokens[idx][:, None] == tokens[idx][None]).all(-1)
+            loss = contrastive_loss(image(data.batch(idx)), text(tokens[idx]), same)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        log.info(f"Text encoder: epoch {epoch + 1}/{epochs}, contrastive loss {loss.item():.3f}")
+    return {k: v.detach().cpu() for k, v in text.state_dict().items()}
+
+
+def _read_cache(path: Path) -> dict | None:
+    """A cached encoder's state, or None when there is none or it cannot be read (a torn file is
+    trained again and rewritten, said in one line, as the feature classifiers are)."""
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(saved, dict) and saved.keys() == TextEncoder(1).state_dict().keys():
+            return saved
+        problem = "not a gan-cli text encoder"
+    except Exception as e:  # noqa: BLE001  (any unreadable file: the cure is the same)
+        problem = type(e).__name__
+    log.warning(f"The text-encoder cache {path} could not be read ({problem}): training it again")
+    return None
+
+
+def pretrained_text_encoder(data: Data, emb_dim: int, epochs: int, cache_dir: Path) -> dict:
+    """The cached text encoder's state for this data (its canvases and captions), or train and
+    cache it. The run's random streams are left as they were."""
+    digest = hashlib.sha1(data.x.cpu().numpy().tobytes())
+    digest.update(data.meta["tokens"].cpu().numpy().tobytes())
+    digest.update(f"{emb_dim}|{epochs}|{TEMPERATURE}|{BATCH}|{LR}|{SEED}".encode())
+    path = Path(cache_dir) / f"text-encoder-{digest.hexdigest()[:12]}.pt"
+    saved = _read_cache(path)
+    if saved is not None:
+        return saved
+    log.info(f"Training the text encoder on {len(data.x)} captioned canvases (cached at {path})")
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
+        state = train_text_encoder(data, emb_dim, epochs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    return state
