@@ -179,6 +179,7 @@ def test_a_legacy_run_resumes_from_the_run_alone(tmp_path):
     assert config["data"]["name"] == "ring8" and config["model"]["name"] == "mlp"
     assert config["train"]["batch_size"] == 8 and config["train"]["ema"] == 0.9
     assert config["train"]["ema_rampup"] == 0.0 and config["optim"]["d"]["lr"] == 0.0002
+    assert config["train"]["lr_decay_from"] == 1.0  # not the mnist recipe's 0.5: its lr stays constant
 
 
 def test_a_run_from_before_a_recipe_change_resumes_and_typed_changes_are_checked(ring_run, tmp_path):

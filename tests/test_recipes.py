@@ -15,6 +15,7 @@ def test_data_brings_its_recipe(data, model, lr, batch, steps):
     g_lr, d_lr = lr if isinstance(lr, tuple) else (lr, lr)  # mnist: InfoGAN's G 1e-3, D 2e-4
     assert (cfg.model.name, cfg.optim.g.lr, cfg.optim.d.lr) == (model, g_lr, d_lr)
     assert (cfg.train.batch_size, cfg.train.steps) == (batch, steps)
+    assert cfg.train.lr_decay_from == (0.5 if data == "mnist" else 1.0)  # measured on mnist only
 
 
 def test_the_command_line_overrides_each_part_of_a_recipe():
