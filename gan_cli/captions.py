@@ -65,6 +65,13 @@ def split_layouts(held_out: float, seed: int) -> tuple[list, list]:
     return [layouts[i] for i in sorted(order[n:])], [layouts[i] for i in sorted(order[:n])]
 
 
+def swapped(layout, shift: int = 1) -> tuple[int, int, int]:
+    """The same placement with other digits: a pair's two digits trade places; a corner's digit
+    moves on by shift (1-9). A caption that only reading the digits tells from the true one."""
+    rel, a, b = (int(v) for v in layout)
+    return (rel, b, a) if rel < 4 else (rel, (a + shift) % 10, -1)
+
+
 def boxes(layout) -> list[tuple[int, int, int]]:
     """(digit, row, column) of each 28x28 box on the canvas, before jitter."""
     rel, a, b = layout

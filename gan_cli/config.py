@@ -171,6 +171,9 @@ def validate_method(cfg: DictConfig) -> None:
     if "text_encoder" in m:  # StackGAN's; absent from checkpoints written before it (joint)
         _one_of(m.text_encoder, "method.text_encoder", ("pretrained", "joint"))
         _at_least(m, "text_epochs", 1, "method.")
+    if "hard_negatives" in m:
+        _check(_is_number(m.hard_negatives) and 0 <= m.hard_negatives <= 1, "method.hard_negatives",
+               m.hard_negatives, "a share in [0, 1]")
     if "decay_from" in m:  # the translation methods schedule their lr themselves
         _check(cfg.train.lr_decay_from == 1, "train.lr_decay_from", cfg.train.lr_decay_from,
                f"1 for method={m.name}, whose learning rate follows method.decay_from")

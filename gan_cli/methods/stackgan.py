@@ -15,7 +15,7 @@ in the canvas classifier's metrics; caption_accuracy reads each digit and where 
 import torch
 
 from gan_cli.augment import seen
-from gan_cli.captions import boxes, parse, text, tokenize
+from gan_cli.captions import boxes, parse, swapped, text, tokenize
 from gan_cli.errors import ConfigError
 from gan_cli.evaluate import make_scorer
 from gan_cli.features import classifier_space
@@ -92,7 +92,8 @@ class StackGAN(GAN):
         self.text_epochs, self.emb_dim = int(cfg.method.get("text_epochs", 1)), int(cfg.model.d.emb_dim)
         super().__init__(cfg, info, device)
         self.tags.update({"kl": "loss/kl"})
-        self.last_kl, self.tokens = torch.zeros(()), None
+        self.last_kl, self.tokens, self.hard = torch.zeros(()), None, None
+        self.hard_share = float(cfg.method.get("hard_negatives", 0.0))  # absent before it existed: 0
 
     def build(self, cfg, info: dict, device):
         return build_captioned(cfg.model, tuple(info["shape"]), device)
@@ -123,7 +124,7 @@ class StackGAN(GAN):
         idx = torch.randint(len(data.x), (m,), device=data.x.device)
         real, tokens = data.batch(idx), self.tokens[idx]
         with self.amp.autocast():
-            e, e_wrong = self.embed(tokens), self.embed(tokens.roll(1, 0))  # t' = the next image's caption
+            e, e_wrong = self.embed(tokens), self.embed(self.wrong_captions(data, idx, tokens))
             with torch.no_grad():
                 fake = G(noise(m, G.z_dim, real.device), e.detach())
             real_logits = D(seen(self.augment, real), e).float()
@@ -132,6 +133,19 @@ class StackGAN(GAN):
             negatives = torch.cat([fake_logits, wrong_logits])  # fakes, and reals with a wrong caption
             loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=negatives)
         return loss_d + self.penalties(real, fake, e), real_logits, fake_logits
+
+    def wrong_captions(self, data: Data, idx: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """t': the next image's caption (the paper's mismatched text); the first hard_negatives
+        share of the batch instead gets its own placement with other digits (captions.swapped)."""
+        wrong = tokens.roll(1, 0)
+        n_hard = round(self.hard_share * len(idx))
+        if n_hard:
+            if self.hard is None:  # once: each canvas's hard caption, corners shifted by 1-9 in turn
+                layouts = enumerate(data.meta["layouts"].tolist())
+                hard = [tokenize(text(swapped(lay, 1 + i % 9))) for i, lay in layouts]
+                self.hard = torch.stack(hard).to(tokens.device)
+            wrong = torch.cat([self.hard[idx[:n_hard]], wrong[n_hard:]])
+        return wrong
 
     def g_cost(self, device) -> torch.Tensor:
         G, D, m = self.nets["G"], self.nets["D"], self.batch_size
