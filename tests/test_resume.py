@@ -45,8 +45,9 @@ def test_resume_matches_uninterrupted_run(tmp_path):
 def test_resume_is_exact_with_the_metrics_on(tmp_path):
     """Setting the metrics up (the feature classifier is built, and scored on the real data) at
     the start of every part must not move the random streams, or the parts drift apart."""
-    mnist = ["data=mnist", f"paths.data_dir={tmp_path / 'data'}", "data.download=false", "model.g.width=8",
-             "model.d.width=8", "train.ema=0", "eval=default", "eval.every=0", "eval.n_samples=48",
+    mnist = ["data=mnist", "train.lr_decay_from=1", f"paths.data_dir={tmp_path / 'data'}",
+             "data.download=false", "model.g.width=8", "model.d.width=8", "train.ema=0", "eval=default",
+             "eval.every=0", "eval.n_samples=48",
              "eval.classifier_epochs=1"]
     train(compose_train(TINY + mnist + ["train.steps=3"]), tmp_path / "full")
     train(compose_train(TINY + mnist + ["train.steps=1"]), tmp_path / "part")
