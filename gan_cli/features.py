@@ -88,19 +88,20 @@ def train_classifier(data: Data, epochs: int, seed: int = 0) -> tuple[Classifier
                    "epochs": epochs}
 
 
-def _read_cache(path: Path, device) -> dict | None:
-    """A cached classifier, or None when there is none or it cannot be read (truncated by a full
-    disk or an interrupted copy: then it is trained again and the file rewritten, said in one line)."""
+def read_cache(path: Path, device, what: str, valid) -> dict | None:
+    """A cached model's saved dict, or None when there is none or it cannot be read (truncated by
+    a full disk or an interrupted copy, or not `valid`: then the caller trains it again and
+    rewrites the file, said in one line). what: its name in that line."""
     if not path.is_file():
         return None
     try:
         saved = torch.load(path, map_location=device, weights_only=True)
-        if isinstance(saved, dict) and {"state", "info"} <= saved.keys():
+        if isinstance(saved, dict) and valid(saved):
             return saved
-        problem = "not a gan-cli classifier"
+        problem = f"not a gan-cli {what}"
     except Exception as e:  # noqa: BLE001  (any unreadable file: the cure is the same)
         problem = f"{type(e).__name__}"
-    log.warning(f"The feature-classifier cache {path} could not be read ({problem}): "
+    log.warning(f"The {what} cache {path} could not be read ({problem}): "
                 "training it again and rewriting the file")
     return None
 
@@ -110,7 +111,7 @@ def classifier_space(data: Data, cache_dir: Path, epochs: int) -> FeatureSpace:
     key = hashlib.sha1(f"{data.source}|{data.shape}|{len(data.x)}|{epochs}".encode()).hexdigest()[:12]
     path = Path(cache_dir) / f"classifier-{key}.pt"
     model = Classifier(data.shape[0], data.shape[-1], data.num_classes).to(data.x.device)
-    saved = _read_cache(path, data.x.device)
+    saved = read_cache(path, data.x.device, "feature-classifier", lambda d: {"state", "info"} <= d.keys())
     if saved is not None:
         model.load_state_dict(saved["state"])
         info = saved["info"]

@@ -125,8 +125,7 @@ def setup(cfg, device):
     info = Method.info(data)
     method = Method(cfg, info, device)
     if not cfg.train.resume and distributed.is_main():  # a resume's checkpoint holds what this set up
-        with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
-            method.pretrain(data, feature_cache(cfg))  # StackGAN's cached text encoder; else nothing
+        method.pretrain(data, feature_cache(cfg))  # StackGAN's cached text encoder; else nothing
     distributed.broadcast_nets(method.nets)
     if distributed.world() > 1:
         torch.manual_seed(int(cfg.seed) * distributed.world() + distributed.rank())

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_cli.features import read_cache
 from gan_cli.files import atomic_write
 from gan_cli.models.stackgan import TextEncoder
 from gan_cli.readers import Data
@@ -69,22 +70,6 @@ def train_text_encoder(data: Data, emb_dim: int, epochs: int) -> dict:
     return {k: v.detach().cpu() for k, v in text.state_dict().items()}
 
 
-def _read_cache(path: Path) -> dict | None:
-    """A cached encoder's state, or None when there is none or it cannot be read (a torn file is
-    trained again and rewritten, said in one line, as the feature classifiers are)."""
-    if not path.is_file():
-        return None
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(saved, dict) and saved.keys() == TextEncoder(1).state_dict().keys():
-            return saved
-        problem = "not a gan-cli text encoder"
-    except Exception as e:  # noqa: BLE001  (any unreadable file: the cure is the same)
-        problem = type(e).__name__
-    log.warning(f"The text-encoder cache {path} could not be read ({problem}): training it again")
-    return None
-
-
 def pretrained_text_encoder(data: Data, emb_dim: int, epochs: int, cache_dir: Path) -> dict:
     """The cached text encoder's state for this data (its canvases and captions), or train and
     cache it. The run's random streams are left as they were."""
@@ -92,7 +77,8 @@ def pretrained_text_encoder(data: Data, emb_dim: int, epochs: int, cache_dir: Pa
     digest.update(data.meta["tokens"].cpu().numpy().tobytes())
     digest.update(f"{emb_dim}|{epochs}|{TEMPERATURE}|{BATCH}|{LR}|{SEED}".encode())
     path = Path(cache_dir) / f"text-encoder-{digest.hexdigest()[:12]}.pt"
-    saved = _read_cache(path)
+    keys = TextEncoder(1).state_dict().keys()
+    saved = read_cache(path, "cpu", "text-encoder", lambda d: d.keys() == keys)
     if saved is not None:
         return saved
     log.info(f"Training the text encoder on {len(data.x)} captioned canvases (cached at {path})")

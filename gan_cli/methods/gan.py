@@ -59,7 +59,7 @@ class GAN:
 
     def pretrain(self, data: Data, cache_dir) -> None:
         """Before step 1 of a fresh run (rank 0; not on resume): what a method sets up from the
-        data once. Algorithm 1 has nothing to."""
+        data once, leaving the run's random streams as they were. Algorithm 1 has nothing to."""
 
     def build(self, cfg, info: dict, device):
         """G and D from the model registry, for the data's shape (and classes, when conditional)."""

@@ -12,6 +12,8 @@ a constant. The labels of the data (placement x digit) only judge,
 in the canvas classifier's metrics; caption_accuracy reads each digit and where the ink is.
 """
 
+from contextlib import nullcontext
+
 import torch
 
 from gan_cli.augment import seen
@@ -112,9 +114,8 @@ class StackGAN(GAN):
         return GAN.info(data)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        if self.text_encoder == "joint":
-            return self.nets["D"].text(tokens)
-        with torch.no_grad():  # pretrained: fixed, as StackGAN's (no gradient: D's Adam leaves it be)
+        fixed = self.text_encoder == "pretrained"  # as StackGAN's: no gradient, so D's Adam leaves it be
+        with torch.no_grad() if fixed else nullcontext():
             return self.nets["D"].text(tokens)
 
     def d_cost(self, data: Data):
