@@ -88,6 +88,13 @@ def boxes(layout) -> list[tuple[int, int, int]]:
     return [(a, FAR if top else 2, FAR if left else 2)]
 
 
+def reading_digits(layout) -> tuple[int, int]:
+    """The digits in reading order (top to bottom, then left to right), 10 for none: what D's
+    digit head (method.digit_weight) reads from a picture, which cannot see the caption's order."""
+    ordered = [digit for digit, _, _ in sorted(boxes(layout), key=lambda box: box[1:])]
+    return ordered[0], (ordered[1] if len(ordered) > 1 else 10)
+
+
 def placement_label(layout) -> int:
     """The canvas classifier's class: placement (0-5) x 10 + the top-left digit of the picture."""
     rel, a, b = layout

@@ -171,6 +171,8 @@ def validate_method(cfg: DictConfig) -> None:
     if "text_encoder" in m:  # StackGAN's; absent from checkpoints written before it (joint)
         _one_of(m.text_encoder, "method.text_encoder", ("pretrained", "joint"))
         _at_least(m, "text_epochs", 1, "method.")
+    if "digit_weight" in m:  # StackGAN's; absent from checkpoints written before it (0: no head)
+        _in_range(m, "digit_weight", "method.", 0)
     if "hard_negatives" in m:
         _check(_is_number(m.hard_negatives) and 0 <= m.hard_negatives <= 1, "method.hard_negatives",
                m.hard_negatives, "a share in [0, 1]")

@@ -22,7 +22,8 @@ ENVIRONMENT = ("paths", "device", "train.threads", "train.progress", "train.resu
 # train.lr_decay_from: the lr was constant, and MNIST's recipe now decays it; method.text_encoder:
 # D learned StackGAN's text encoder). Model keys are filled in when the checkpoint loads
 # (models.with_added_keys).
-NEUTRAL = {"train.ema_rampup": 0.0, "train.lr_decay_from": 1.0, "method.text_encoder": "joint"}
+NEUTRAL = {"train.ema_rampup": 0.0, "train.lr_decay_from": 1.0, "method.text_encoder": "joint",
+           "method.digit_weight": 0.0}
 
 
 def _get(node: dict, key: str):

@@ -240,6 +240,7 @@ class StackGanMethod:
     kl_weight: float = MISSING
     text_encoder: str = MISSING
     text_epochs: int = MISSING
+    digit_weight: float = MISSING
     hard_negatives: float = MISSING
 
 

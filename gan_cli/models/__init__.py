@@ -110,7 +110,7 @@ def _net_options(pair: Pair, model_cfg, net: str) -> dict:
     (shapes from the data, the class count, a pair's `both` keys)."""
     given = ("num_classes", *(inspect.signature(pair.both).parameters if pair.both else ()))
     return check_options(getattr(pair, net.upper()), plain(plain(model_cfg).get(net)), f"model.{net}",
-                         skip=("self", "shape", "z_dim", "params", "out_channels", *given))
+                         skip=("self", "shape", "z_dim", "params", "out_channels", "digit_head", *given))
 
 
 def _kind(pair: Pair, model_cfg, translates: bool, captioned: bool = False) -> None:
@@ -189,8 +189,9 @@ def build_models(model_cfg, shape, device, num_classes=None) -> tuple[nn.Module,
     return G.to(device), build_discriminator(model_cfg, shape, num_classes).to(device)
 
 
-def build_captioned(model_cfg, shape, device) -> tuple[nn.Module, nn.Module]:
-    """StackGAN's G and D (models/stackgan.py) for the data's shape, on device."""
+def build_captioned(model_cfg, shape, device, digit_head: bool = False) -> tuple[nn.Module, nn.Module]:
+    """StackGAN's G and D (models/stackgan.py) for the data's shape, on device; digit_head: D's
+    digit classifier (method.digit_weight)."""
     pair, top = model_options(model_cfg)
     _kind(pair, model_cfg, translates=False, captioned=True)
     extras = ("conditional", "spectral_norm", "minibatch_std")
@@ -200,7 +201,7 @@ def build_captioned(model_cfg, shape, device) -> tuple[nn.Module, nn.Module]:
     g = {**top["both"], **_net_options(pair, model_cfg, "g")}
     d = {**top["both"], **_net_options(pair, model_cfg, "d")}
     G = pair.G(shape=tuple(shape), z_dim=top["z_dim"], **g)
-    return G.to(device), pair.D(shape=tuple(shape), z_dim=top["z_dim"], **d).to(device)
+    return G.to(device), pair.D(shape=tuple(shape), z_dim=top["z_dim"], digit_head=digit_head, **d).to(device)
 
 
 def build_translators(model_cfg, shape_a, shape_b, device) -> dict[str, nn.Module]:

@@ -160,7 +160,7 @@ class TextEncoder(nn.Module):
 
 
 class _StageD(nn.Module):
-    def __init__(self, ch: int, size: int, w: int, emb_dim: int, c_dim: int):
+    def __init__(self, ch: int, size: int, w: int, emb_dim: int, c_dim: int, digit_head: bool):
         super().__init__()
         layers, n = [_down(ch, w, norm=False)], w
         while size // 2 > 4:
@@ -171,26 +171,34 @@ class _StageD(nn.Module):
                                                                            nn.LeakyReLU(0.2, True))
         self.head = nn.Sequential(nn.Conv2d(n + c_dim, n, 3, 1, 1), nn.LeakyReLU(0.2, True),
                                   nn.Conv2d(n, 1, 4))
+        # the digits in reading order from the image alone: 2 slots x (10 digits + none)
+        self.digits = nn.Conv2d(n, 2 * 11, 4) if digit_head else None
 
-    def forward(self, x, e):  # (B, C, s, s), (B, emb_dim) -> (B,)
+    def judge(self, x, e):  # (B, C, s, s), (B, emb_dim) -> logits (B,), digit logits (B, 2, 11) or None
         h = self.body(x)
         t = self.compress(e)[:, :, None, None].expand(-1, -1, *h.shape[2:])
-        return self.head(torch.cat([h, t], 1)).flatten()
+        digits = None if self.digits is None else self.digits(h).view(len(x), 2, 11)
+        return self.head(torch.cat([h, t], 1)).flatten(), digits
 
 
 class StackDiscriminator(Staged):
     """D_I and D_II, each matching-aware (the image with the caption's embedding), and the text
-    encoder, trained with D: telling matching from mismatched captions is what teaches it."""
+    encoder (pretrained and fixed, or trained with D). digit_head (method.digit_weight > 0): each
+    stage's D also reads the picture's digits, as TAC-GAN's auxiliary classifier."""
 
     def __init__(self, shape, z_dim: int, stage1_steps: Count = 2000, width: Count = 32,
-                 emb_dim: Count = 64, c_dim: Count = 32, stages: int = 2):
+                 emb_dim: Count = 64, c_dim: Count = 32, stages: int = 2, digit_head: bool = False):
         super().__init__()
         self._stages(shape, stage1_steps, stages)
         self.text = TextEncoder(emb_dim)
-        self.d1 = _StageD(shape[0], shape[-1] // stages, width, emb_dim, c_dim)  # two stages: half size
-        self.d2 = _StageD(shape[0], shape[-1], width, emb_dim, c_dim)
+        half = shape[-1] // stages  # two stages: Stage I at half size
+        self.d1 = _StageD(shape[0], half, width, emb_dim, c_dim, digit_head)
+        self.d2 = _StageD(shape[0], shape[-1], width, emb_dim, c_dim, digit_head)
 
-    def forward(self, x, e):  # the data's size; stage 1 judges it average-pooled to half
+    def judge(self, x, e):  # the data's size; stage 1 judges it average-pooled to half
         if self.current() == 1:
-            return self.d1(F.avg_pool2d(x, 2) if self.stages == 2 else x, e)
-        return self.d2(x, e)
+            return self.d1.judge(F.avg_pool2d(x, 2) if self.stages == 2 else x, e)
+        return self.d2.judge(x, e)
+
+    def forward(self, x, e):
+        return self.judge(x, e)[0]
