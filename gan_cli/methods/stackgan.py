@@ -101,8 +101,9 @@ class StackGAN(GAN):
         self.text_epochs, self.emb_dim = int(cfg.method.get("text_epochs", 1)), int(cfg.model.d.emb_dim)
         self.digit_weight = float(cfg.method.get("digit_weight", 0.0))  # absent before it existed: 0
         super().__init__(cfg, info, device)
-        self.tags.update({"kl": "loss/kl", **({"digits": "loss/digits_real"} if self.digit_weight else {})})
-        self.last_kl, self.last_digits, self.tokens, self.hard = torch.zeros(()), torch.zeros(()), None, None
+        digit_tags = {"digits_real": "loss/digits_real", "digits_fake": "loss/digits_fake"}
+        self.tags.update({"kl": "loss/kl", **(digit_tags if self.digit_weight else {})})
+        self.last_kl, self.last_digits, self.tokens, self.hard = torch.zeros(()), {}, None, None
         self.hard_share = float(cfg.method.get("hard_negatives", 0.0))  # absent before it existed: 0
 
     def build(self, cfg, info: dict, device):
@@ -153,8 +154,7 @@ class StackGAN(GAN):
         if digits is None:
             return 0.0
         loss = F.cross_entropy(digits.float().flatten(0, 1), wanted.flatten())
-        if real:
-            self.last_digits = loss.detach()
+        self.last_digits["digits_real" if real else "digits_fake"] = loss.detach()
         return self.digit_weight * loss
 
     def wrong_captions(self, data: Data, idx: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -182,8 +182,7 @@ class StackGAN(GAN):
         return loss + self.kl_weight * kl.float() + self.digit_loss(fake_digits, self.reading[idx])
 
     def step(self, data: Data, it: int) -> dict:
-        digits = {"digits": self.last_digits} if self.digit_weight else {}
-        return {**super().step(data, it), "kl": self.last_kl, **digits}
+        return {**super().step(data, it), "kl": self.last_kl, **self.last_digits}
 
     def probe(self, data: Data, n: int, seed: int) -> dict:
         """Fixed noise and captions (the data's first n) for the grids; 256 of each for diversity."""
