@@ -7,7 +7,11 @@
 2. digit following: the same z for ten captions that differ only in their first digit; how often
    the digit classifier reads the asked digit in its box, and how many distinct digits it reads;
 3. linear probes of the text encoder's embeddings (logistic regression fitted on the seen
-   captions, scored on the held-out ones): relation, first digit, second digit.
+   captions, scored on the held-out ones): relation, first digit, second digit;
+4. with method.digit_weight > 0, D's digit head: how often it reads both digits (in reading
+   order) of real canvases, and of generated ones as their captions ask;
+5. Stage I's conditioning augmentation over all 400 captions: sigma against the spread of mu,
+   and how well a linear fit reads the first digit from e, from mu and from a sample of c.
 """
 
 import argparse
@@ -18,7 +22,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from gan_cli import rundir
-from gan_cli.captions import all_layouts, boxes, text, tokenize
+from gan_cli.captions import all_layouts, boxes, reading_digits, text, tokenize
 from gan_cli.checkpoint import load_checkpoint
 from gan_cli.data import data_of
 from gan_cli.features import classifier_space
@@ -66,6 +70,31 @@ def probes(nets, held_out) -> None:
         print(f"  {name}: held out {fit.score(e[keep & ~seen], y[keep & ~seen]):.3f}")
 
 
+@torch.no_grad()
+def conditioning(nets) -> None:
+    layouts = all_layouts()
+    e = nets["D"].text(torch.stack([tokenize(text(lay)) for lay in layouts]))
+    mu, logvar = nets["G"].ca1.fc(e).chunk(2, 1)
+    sigma = (0.5 * logvar).exp()
+    print(f"  sigma {sigma.mean():.3f} (mean), mu's spread over captions {mu.std(0).mean():.3f} "
+          "(std, mean over dims)")
+    first = np.array([lay[1] for lay in layouts])
+    for name, x in (("e", e), ("mu", mu), ("c = mu + sigma * eps", mu + sigma * torch.randn_like(mu))):
+        fit = LogisticRegression(max_iter=5000).fit(x.numpy(), first)
+        print(f"  first digit read linearly from {name}: {fit.score(x.numpy(), first):.3f} (fitted on all)")
+
+
+@torch.no_grad()
+def head(nets, images, layouts) -> str:
+    D = nets["D"].eval()
+    e = D.text(torch.stack([tokenize(text(lay)) for lay in layouts]))
+    digits = D.judge(images, e)[1]
+    if digits is None:
+        return "none (method.digit_weight=0)"
+    wanted = torch.tensor([reading_digits(lay) for lay in layouts])
+    return f"both digits read as asked {(digits.argmax(2) == wanted).all(1).float().mean():.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run")
@@ -82,11 +111,17 @@ def main() -> None:
     layouts = [tuple(lay) for lay in data.meta["layouts"][:400].tolist()]
     print(f"step {ckpt['step']}, stage {stage}")
     print("real canvases:", split(data.batch(torch.arange(400)), layouts, read))
-    print("generated:    ", split(method.draw_layouts(nets, layouts, 0, stage), layouts, read))
+    fake = method.draw_layouts(nets, layouts, 0, stage)
+    print("generated:    ", split(fake, layouts, read))
     print("digit following (the same z, the first digit 0-9):")
     following(method, nets, read, stage)
     print("text-encoder probes (fitted on seen captions):")
     probes(nets, data.meta["held_out"])
+    nets["D"].stage.fill_(stage)  # the head of the stage asked for
+    print("D's digit head: real canvases", head(nets, data.batch(torch.arange(400)), layouts),
+          "| generated", head(nets, fake, layouts))
+    print("Stage I's conditioning augmentation:")
+    conditioning(nets)
 
 
 if __name__ == "__main__":
