@@ -75,6 +75,9 @@ def test_conditioning_augmentation_and_its_kl_by_hand():
     c, kl = ca(torch.zeros(5, 3))
     # KL = -1/2 mean(1 + 0 - mu^2 - 1) = 1/2 mean(mu^2) = 0.5
     assert kl.item() == pytest.approx(0.5) and c.shape == (5, 2) and c.std() > 0  # c = mu + sigma * eps
+    ca.sample = False  # model.g.ca=false: c = mu even in training, and no KL
+    c, kl = ca(torch.zeros(5, 3))
+    assert torch.equal(c, torch.tensor([[1.0, -1.0]]).expand(5, 2)) and kl.item() == 0
 
 
 def test_caption_accuracy_reads_real_canvases_and_rejects_wrong_captions(tmp_path):
@@ -146,9 +149,12 @@ def test_gan_sample_draws_a_sentence_and_the_two_stages(run, tmp_path):
 
 def test_the_one_stage_baseline_draws_the_full_size_directly(tmp_path):
     result = run_gan("train", *TINY, "eval=off", "model.stages=1", "train.steps=3", "model.stage1_steps=1",
-                     f"hydra.run.dir={tmp_path / 'one'}")
+                     "model.g.ca=false", f"hydra.run.dir={tmp_path / 'one'}")
     assert result.returncode == 0, result.stderr[-1500:]
     ckpt = read_checkpoint(tmp_path / "one")
+    events = EventAccumulator(str(tmp_path / "one"))
+    events.Reload()
+    assert all(e.value == 0 for e in events.Scalars("loss/kl"))  # model.g.ca=false: no KL
     assert int(ckpt["nets"]["G"]["stage"]) == 1 and "stage1.3.1.weight" in ckpt["nets"]["G"]  # 4 up-blocks
     corner = "caption=the digit 1 is at the top right of the image ."
     grid = run_gan("sample", f"checkpoint={tmp_path / 'one'}", corner, "n=4", f"out={tmp_path / 'g.png'}")

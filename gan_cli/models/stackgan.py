@@ -55,14 +55,17 @@ class Residual(nn.Module):
 class Augmentation(nn.Module):
     """Conditioning augmentation: e -> (c, KL) with c = mu + sigma * eps in training (no ReLU on
     log sigma^2, unlike StackGAN-Pytorch, which forced sigma >= 1); c = mu in eval mode, so that
-    samples and metrics draw no random numbers beyond their seeded z (and resume stays exact)."""
+    samples and metrics draw no random numbers beyond their seeded z (and resume stays exact).
+    sample=False (model.g.ca=false, the paper's ablation): c = mu always, and no KL."""
 
-    def __init__(self, emb_dim: int, c_dim: int):
+    def __init__(self, emb_dim: int, c_dim: int, sample: bool = True):
         super().__init__()
-        self.fc = nn.Linear(emb_dim, 2 * c_dim)
+        self.fc, self.sample = nn.Linear(emb_dim, 2 * c_dim), sample
 
     def forward(self, e):  # (B, emb_dim) -> (B, c_dim), 0-d KL
         mu, logvar = self.fc(e).chunk(2, 1)
+        if not self.sample:
+            return mu, mu.new_zeros(())
         c = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu
         return c, -0.5 * torch.mean(1 + logvar - mu.square() - logvar.exp())
 
@@ -98,12 +101,12 @@ class StackGenerator(Staged):
     schedule_tags = {"stackgan_stage": "stackgan/stage"}
 
     def __init__(self, shape, z_dim: int, stage1_steps: Count = 2000, width: Count = 32,
-                 emb_dim: Count = 64, c_dim: Count = 32, stages: int = 2):
+                 emb_dim: Count = 64, c_dim: Count = 32, stages: int = 2, ca: bool = True):
         super().__init__()
         self._stages(shape, stage1_steps, stages)
         s, ch, w = shape[-1], shape[0], width
         self.z_dim, self.base = z_dim, s // 16
-        self.ca1, self.ca2 = Augmentation(emb_dim, c_dim), Augmentation(emb_dim, c_dim)
+        self.ca1, self.ca2 = Augmentation(emb_dim, c_dim, ca), Augmentation(emb_dim, c_dim, ca)
         self.fc = nn.Sequential(nn.Linear(z_dim + c_dim, 4 * w * self.base**2, bias=False),
                                 nn.BatchNorm1d(4 * w * self.base**2), nn.ReLU(True))
         ups = [_up(4 * w, 2 * w), _up(2 * w, w), _up(w, w), *([_up(w, w)] if stages == 1 else [])]
