@@ -79,7 +79,9 @@ def conditioning(nets) -> None:
     print(f"  sigma {sigma.mean():.3f} (mean), mu's spread over captions {mu.std(0).mean():.3f} "
           "(std, mean over dims)")
     first = np.array([lay[1] for lay in layouts])
-    for name, x in (("e", e), ("mu", mu), ("c = mu + sigma * eps", mu + sigma * torch.randn_like(mu))):
+    sample = nets["G"].ca1.sample  # model.g.ca=false: c = mu
+    c = ("c = mu + sigma * eps", mu + sigma * torch.randn_like(mu)) if sample else ("c = mu (no CA)", mu)
+    for name, x in (("e", e), ("mu", mu), c):
         fit = LogisticRegression(max_iter=5000).fit(x.numpy(), first)
         print(f"  first digit read linearly from {name}: {fit.score(x.numpy(), first):.3f} (fitted on all)")
 
