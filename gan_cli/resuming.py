@@ -20,8 +20,8 @@ ENVIRONMENT = ("paths", "device", "train.threads", "train.progress", "train.resu
 # Keys added after a checkpoint was written whose default would change what the run does: the
 # value that keeps an older run as it was (train.ema_rampup: the EMA had no warm-up before;
 # train.lr_decay_from: the lr was constant, and MNIST's recipe now decays it; method.text_encoder:
-# D learned StackGAN's text encoder). Model keys are filled in when the checkpoint loads
-# (models.with_added_keys).
+# D learned StackGAN's text encoder; method.digit_weight: its D had no digit head). Model keys
+# are filled in when the checkpoint loads (models.with_added_keys).
 NEUTRAL = {"train.ema_rampup": 0.0, "train.lr_decay_from": 1.0, "method.text_encoder": "joint",
            "method.digit_weight": 0.0}
 

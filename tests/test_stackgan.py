@@ -118,7 +118,7 @@ def test_stackgan_switches_stage_and_reports_caption_accuracy(run):
 
 def test_stackgan_resumes_exactly_across_the_stage_switch(tmp_path):
     args = [*TINY, "eval=off", "model.stage1_steps=2", "train.ckpt_every=1", "method.hard_negatives=0.5",
-            "method.digit_weight=1"]
+            "model.g.ca=true"]  # CA's random numbers too (the defaults, no CA, a digit head: the fixture)
     assert run_gan("train", *args, "train.steps=3", f"hydra.run.dir={tmp_path / 'full'}").returncode == 0
     part = run_gan("train", *args, "train.steps=1", f"hydra.run.dir={tmp_path / 'part'}")
     more = run_gan("train", *args, "train.steps=3", f"train.resume={tmp_path / 'part'}")
@@ -242,21 +242,29 @@ def test_the_pretrained_text_encoder_is_cached_fixed_and_healed(tmp_path):
 
 
 def test_a_run_from_before_the_pretrained_encoder_resumes_with_d_learning_it(tmp_path):
-    """A checkpoint written before method.text_encoder existed (its D learned the encoder)
-    resumes from the run alone and goes on as it was: joint."""
+    """A checkpoint written before method.text_encoder, method.digit_weight and model.g.ca
+    existed (D learned the encoder, had no digit head, G sampled c) resumes from the run alone
+    and goes on as it was."""
     run = tmp_path / "old"
     first = run_gan("train", *TINY, "eval=off", "train.steps=1", "method.text_encoder=joint",
-                    f"paths.data_dir={tmp_path / 'data'}", f"hydra.run.dir={run}")
+                    "method.digit_weight=0", "model.g.ca=true", f"paths.data_dir={tmp_path / 'data'}",
+                    f"hydra.run.dir={run}")
     assert first.returncode == 0, first.stderr[-1500:]
     path = run / "checkpoints" / "last.pt"
     ckpt = torch.load(path, weights_only=True)
-    for key in ("text_encoder", "text_epochs"):
+    for key in ("text_encoder", "text_epochs", "digit_weight"):
         del ckpt["config"]["method"][key]
+    del ckpt["config"]["model"]["g"]["ca"]
     torch.save(ckpt, path)
     more = run_gan("train", f"train.resume={run}", "train.steps=2", f"paths.data_dir={tmp_path / 'data'}")
     assert more.returncode == 0, more.stderr[-1500:]
     resumed = torch.load(path, weights_only=True)
     assert resumed["step"] == 2 and resumed["config"]["method"].get("text_encoder", "joint") == "joint"
+    assert resumed["config"]["method"].get("digit_weight", 0) == 0
+    assert "d1.digits.weight" not in resumed["nets"]["D"]  # no digit head
+    events = EventAccumulator(str(run))
+    events.Reload()
+    assert events.Scalars("loss/kl")[-1].step == 2 and events.Scalars("loss/kl")[-1].value > 0  # G samples c
     assert not list((tmp_path / "data" / "gan_cli_features").glob("text-encoder-*"))  # none trained
     moved = resumed["nets"]["D"]["text.out.weight"] - ckpt["nets"]["D"]["text.out.weight"]
     assert moved.abs().max() > 0  # D still learns it
