@@ -103,7 +103,8 @@ class StackGAN(GAN):
         super().__init__(cfg, info, device)
         digit_tags = {"digits_real": "loss/digits_real", "digits_fake": "loss/digits_fake"}
         self.tags.update({"kl": "loss/kl", **(digit_tags if self.digit_weight else {})})
-        self.last_kl, self.last_digits, self.tokens, self.hard = torch.zeros(()), {}, None, None
+        self.last_kl, self.last_digits = torch.zeros(()), {}
+        self.tokens, self.reading, self.hard = None, None, None  # per canvas, set at first use
         self.hard_share = float(cfg.method.get("hard_negatives", 0.0))  # absent before it existed: 0
 
     def build(self, cfg, info: dict, device):

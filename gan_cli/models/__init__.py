@@ -72,7 +72,6 @@ def _shared(name: str, z_dim: Count, conditional: bool = False, spectral_norm: b
 # Model keys added after checkpoints were written, with the value that reproduces those runs: for
 # every model, and per network (model.g, model.d) of one model.
 ADDED_KEYS = {"pack": 1, "minibatch_std": False}
-# per model, per net: keys added later, at the values that keep an older run as it was
 ADDED_NET_KEYS = {"dcgan": {"g": {"hidden": 0}, "d": {"hidden": 0}},
                   "stackgan": {"g": {"ca": True}}}  # CA was always on before model.g.ca (2026-12-06)
 

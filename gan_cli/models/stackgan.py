@@ -3,11 +3,13 @@
     text encoder (in D, trained with it): tokens (B, L) -> embedding e (B, emb_dim)
     conditioning augmentation: FC(e) -> mu, log sigma^2 (c_dim each); c = mu + sigma * eps;
                                KL(N(mu, sigma^2) || N(0, I)) = -1/2 mean(1 + log sigma^2 - mu^2 - sigma^2)
+                               (model.g.ca=false, the default: c = mu, no KL)
     G_I:  [z, c1] -> FC -> (4w, S/16, S/16) -> 3 x (nearest x2, conv 3x3, BN, ReLU) -> conv -> tanh: S/2
     G_II: G_I's image (detached) -> stride-2 convs to S/8 -> [h, c2 replicated] -> conv -> 2 residual
           blocks -> 3 x (nearest x2, conv, BN, ReLU) -> conv -> tanh: S (no z, as the paper)
     D_I, D_II: strided 4x4 convs down to 4x4 (LReLU; BN after the first), then the embedding
-          compressed (FC + LReLU) and replicated 4x4, concatenated, conv 3x3, conv 4x4 -> logit
+          compressed (FC + LReLU) and replicated 4x4, concatenated, conv 3x3, conv 4x4 -> logit;
+          with method.digit_weight > 0 also conv 4x4 on the 4x4 features -> digit logits (2, 11)
 
 G and D each hold both stages; `stage` (a buffer, set by follow_step from the training step) says
 which one runs: stage 1 trains G_I and D_I on half-size images (the data average-pooled),
