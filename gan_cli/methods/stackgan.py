@@ -141,12 +141,13 @@ class StackGAN(GAN):
             with torch.no_grad():
                 fake = G(noise(m, G.z_dim, real.device), e.detach())
             real_logits, real_digits = D.judge(seen(self.augment, real), e)
+            real_logits = real_logits.float()
             fake_logits = D(seen(self.augment, fake), e).float()
             wrong_logits = D(seen(self.augment, real), e_wrong).float()
             negatives = torch.cat([fake_logits, wrong_logits])  # fakes, and reals with a wrong caption
-            loss_d = self.game.d_loss(real_logits=real_logits.float(), fake_logits=negatives)
+            loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=negatives)
         loss_d = loss_d + self.digit_loss(real_digits, self.reading[idx], real=True)
-        return loss_d + self.penalties(real, fake, e), real_logits.float(), fake_logits
+        return loss_d + self.penalties(real, fake, e), real_logits, fake_logits
 
     def digit_loss(self, digits, wanted: torch.Tensor, real: bool = False):
         """method.digit_weight x the cross-entropy of D's digit head, (B, 2, 11) against (B, 2):
