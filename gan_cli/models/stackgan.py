@@ -7,6 +7,7 @@
     G_I:  [z, c1] -> FC -> (4w, S/16, S/16) -> 3 x (nearest x2, conv 3x3, BN, ReLU) -> conv -> tanh: S/2
     G_II: G_I's image (detached) -> stride-2 convs to S/8 -> [h, c2 replicated] -> conv -> 2 residual
           blocks -> 3 x (nearest x2, conv, BN, ReLU) -> conv -> tanh: S (no z, as the paper)
+          (model.g.residual=true: tanh(G_I's pre-tanh image upsampled + that conv, zero at the start))
     D_I, D_II: strided 4x4 convs down to 4x4 (LReLU; BN after the first), then the embedding
           compressed (FC + LReLU) and replicated 4x4, concatenated, conv 3x3, conv 4x4 -> logit;
           with method.digit_weight > 0 also conv 4x4 on the 4x4 features -> digit logits (2, 11)
@@ -103,7 +104,8 @@ class StackGenerator(Staged):
     schedule_tags = {"stackgan_stage": "stackgan/stage"}
 
     def __init__(self, shape, z_dim: int, stage1_steps: Count = 5000, width: Count = 32,
-                 emb_dim: Count = 64, c_dim: Count = 32, stages: int = 2, ca: bool = True):
+                 emb_dim: Count = 64, c_dim: Count = 32, stages: int = 2, ca: bool = True,
+                 residual: bool = False):
         super().__init__()
         self._stages(shape, stage1_steps, stages)
         s, ch, w = shape[-1], shape[0], width
@@ -112,28 +114,38 @@ class StackGenerator(Staged):
         self.fc = nn.Sequential(nn.Linear(z_dim + c_dim, 4 * w * self.base**2, bias=False),
                                 nn.BatchNorm1d(4 * w * self.base**2), nn.ReLU(True))
         ups = [_up(4 * w, 2 * w), _up(2 * w, w), _up(w, w), *([_up(w, w)] if stages == 1 else [])]
-        self.stage1 = nn.Sequential(*ups, nn.Conv2d(w, ch, 3, 1, 1), nn.Tanh())  # S/16 -> S/2 (one stage: S)
+        self.stage1 = nn.Sequential(*ups, nn.Conv2d(w, ch, 3, 1, 1))  # S/16 -> S/2 (one stage: S), pre-tanh
         self.encode = nn.Sequential(nn.Conv2d(ch, w, 3, 1, 1), nn.ReLU(True), _down(w, 2 * w),
                                     _down(2 * w, 4 * w))                           # S/2 -> S/8
         self.join = nn.Sequential(nn.Conv2d(4 * w + c_dim, 4 * w, 3, 1, 1, bias=False),
                                   nn.BatchNorm2d(4 * w), nn.ReLU(True), Residual(4 * w), Residual(4 * w))
-        self.stage2 = nn.Sequential(_up(4 * w, 2 * w), _up(2 * w, w), _up(w, w), nn.Conv2d(w, ch, 3, 1, 1),
-                                    nn.Tanh())                                   # S/8 -> S
+        self.stage2 = nn.Sequential(_up(4 * w, 2 * w), _up(2 * w, w), _up(w, w),
+                                    nn.Conv2d(w, ch, 3, 1, 1))                   # S/8 -> S, pre-tanh
+        self.residual = residual
+        if residual:  # Stage II starts as Stage I's image upsampled: its residual starts at 0
+            nn.init.zeros_(self.stage2[-1].weight)
+            nn.init.zeros_(self.stage2[-1].bias)
 
-    def first(self, z, e):  # -> Stage I's image (B, C, S/2, S/2), KL
+    def first(self, z, e):  # -> Stage I's pre-tanh image (B, C, S/2, S/2), KL
         c, kl = self.ca1(e)
         h = self.fc(torch.cat([z, c], 1)).view(len(z), -1, self.base, self.base)
         return self.stage1(h), kl
 
-    def second(self, low, e):  # Stage I's image -> Stage II's (B, C, S, S), KL
+    def second(self, low, e):  # Stage I's pre-tanh image -> Stage II's (B, C, S, S), KL
+        """tanh(stage2(...)), or with model.g.residual tanh(up(low) + stage2(...)): a residual on
+        Stage I's image (nearest upsampling commutes with tanh), so Stage II starts where Stage I is."""
         c, kl = self.ca2(e)
-        h = self.encode(low)
+        h = self.encode(torch.tanh(low))
         h = self.join(torch.cat([h, c[:, :, None, None].expand(-1, -1, *h.shape[2:])], 1))
-        return self.stage2(h), kl
+        out = self.stage2(h)
+        if self.residual:
+            out = out + F.interpolate(low, scale_factor=2, mode="nearest")
+        return torch.tanh(out), kl
 
     def images(self, z, e, stage: int):  # -> the stage's image at the data's size, its KL
         if stage == 1:
             low, kl = self.first(z, e)
+            low = torch.tanh(low)
             return (low if self.stages == 1 else F.interpolate(low, scale_factor=2, mode="nearest")), kl
         frozen, was = (self.ca1, self.fc, self.stage1), self.training
         with torch.no_grad():  # Stage I frozen: no gradient, its batchnorm statistics kept, c = mu
