@@ -219,6 +219,21 @@ def test_biggan_d_spectral_normalises_its_class_embedding_and_g_keeps_its_own_pl
         assert torch.linalg.matrix_norm(D.embed.weight, 2) < 1.1
 
 
+def test_biggan_d_extra_blocks_keep_the_lowest_resolution():
+    """model.d.extra_blocks: BigGAN-PyTorch's 32 px D ends with two blocks that do not pool."""
+    from gan_cli.models import build_models
+    for extra in (0, 2):
+        cfg = compose_train(["model=biggan", *SMALL["biggan"], f"model.d.extra_blocks={extra}"])
+        _, D = build_models(cfg.model, (1, 28, 28), "cpu", 10)
+        sizes, h = [], torch.randn(2, 1, 28, 28)
+        for block in D.blocks:
+            h = block(h)
+            sizes.append(h.shape[-1])
+        assert sizes == [14, 7, 7, 7][:2 + extra]
+        assert [type(b.skip).__name__ for b in D.blocks][2:] == ["Identity"] * extra
+        assert D(torch.randn(2, 1, 28, 28), torch.arange(2)).shape == (2,)
+
+
 def test_biggan_truncation_and_orthogonal_regularisation():
     z = torch.randn(64, 16, generator=torch.Generator().manual_seed(0))
     t = truncated_normal(z, 0.5)  # |z| <= sqrt(2) erfinv(0.5) = 0.674

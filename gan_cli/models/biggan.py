@@ -23,7 +23,7 @@ from torch.nn.utils import parametrize
 from gan_cli.errors import ConfigError
 from gan_cli.models.conditional import spectral_norm_
 from gan_cli.models.progan import resolution_plan
-from gan_cli.options import Count, NonNegative, Range
+from gan_cli.options import Count, NonNegative, NonNegativeInt, Range
 
 Resolution = Annotated[int, Range(0)]
 Width = Annotated[int, Range(8)]  # attention's theta and phi have width // 8 channels
@@ -152,28 +152,32 @@ class BigGANGenerator(nn.Module):
 
 
 class DownBlock(nn.Module):
-    """(ReLU,) conv3, ReLU, conv3, avg-pool; skip: conv1, avg-pool (BigGAN's D block)."""
+    """(ReLU,) conv3, ReLU, conv3, avg-pool; skip: conv1, avg-pool (BigGAN's D block). Without
+    `down`: no pooling, and the skip is the identity (BigGAN-PyTorch's D_arch[32], last 2 blocks)."""
 
-    def __init__(self, n_in: int, width: int, preact: bool):
+    def __init__(self, n_in: int, width: int, preact: bool, down: bool = True):
         super().__init__()
         self.conv1, self.conv2 = nn.Conv2d(n_in, width, 3, padding=1), nn.Conv2d(width, width, 3, padding=1)
-        self.skip, self.preact = nn.Conv2d(n_in, width, 1), preact
+        self.skip = nn.Conv2d(n_in, width, 1) if down or n_in != width else nn.Identity()
+        self.preact, self.down = preact, down
 
     def forward(self, x):
-        h = self.conv2(F.relu(self.conv1(F.relu(x) if self.preact else x)))
-        return F.avg_pool2d(h, 2) + F.avg_pool2d(self.skip(x), 2)
+        h = self.conv2(F.relu(self.conv1(F.relu(x) if self.preact else x))) + self.skip(x)
+        return F.avg_pool2d(h, 2) if self.down else h  # pooling is linear: pool(a) + pool(b) = pool(a + b)
 
 
 class BigGANDiscriminator(nn.Module):
-    """x -> DownBlock per halving to base (+ attention) -> ReLU -> sum pool h -> linear(h) + <embed(y), h>."""
+    """x -> DownBlock per halving to base (+ attention) -> `extra_blocks` more at base -> ReLU -> sum
+    pool h -> linear(h) + <embed(y), h>."""
 
-    def __init__(self, shape, z_dim: int, num_classes: int, width: Width = 64, attention: Resolution = 0):
+    def __init__(self, shape, z_dim: int, num_classes: int, width: Width = 64, attention: Resolution = 0,
+                 extra_blocks: NonNegativeInt = 0):
         super().__init__()
         size = shape[-1]
         base, n = resolution_plan(size, "biggan")
         self.attention_at = attention_size(attention, size, [base * 2**i for i in range(n)], "model.d")
-        self.blocks = nn.ModuleList([DownBlock(shape[0] if i == 0 else width, width, i > 0)
-                                     for i in range(n)])
+        self.blocks = nn.ModuleList([DownBlock(shape[0] if i == 0 else width, width, i > 0, down=i < n)
+                                     for i in range(n + extra_blocks)])
         self.attention = SelfAttention(width)
         self.linear, self.embed = nn.Linear(width, 1), nn.Embedding(num_classes, width)
 
