@@ -232,6 +232,8 @@ def test_biggan_d_extra_blocks_keep_the_lowest_resolution():
         assert sizes == [14, 7, 7, 7][:2 + extra]
         assert [type(b.skip).__name__ for b in D.blocks][2:] == ["Identity"] * extra
         assert D(torch.randn(2, 1, 28, 28), torch.arange(2)).shape == (2,)
+    from gan_cli.models import with_added_keys  # a checkpoint from before the key rebuilds its old D
+    assert with_added_keys({"name": "biggan", "d": {"width": 8}})["d"]["extra_blocks"] == 0
 
 
 def test_biggan_truncation_and_orthogonal_regularisation():
