@@ -173,12 +173,15 @@ def test_a_residual_stage_two_starts_as_stage_one_upsampled(residual):
     assert torch.allclose(first, second, atol=1e-6) == residual  # the paper's Stage II starts from scratch
 
 
-def test_a_residual_stage_two_trains_through_the_cli(tmp_path):
+@pytest.mark.parametrize("residual", ["true", "false"])  # the default, and the paper's Stage II
+def test_both_stage_twos_train_through_the_cli(residual, tmp_path):
     result = run_gan("train", *TINY, "eval=off", "model.stage1_steps=1", "train.steps=3",
-                     "model.g.residual=true", f"hydra.run.dir={tmp_path / 'r'}")
+                     f"model.g.residual={residual}", f"hydra.run.dir={tmp_path / 'r'}")
     assert result.returncode == 0, result.stderr[-1500:]
-    G = read_checkpoint(tmp_path / "r")["nets"]["G"]
-    assert int(G["stage"]) == 2 and G["stage2.3.weight"].abs().sum() > 0  # the residual moved from 0
+    ckpt = read_checkpoint(tmp_path / "r")
+    G = ckpt["nets"]["G"]
+    assert int(G["stage"]) == 2 and G["stage2.3.weight"].abs().sum() > 0  # trained (the residual: from 0)
+    assert str(ckpt["config"]["model"]["g"]["residual"]).lower() == residual
 
 
 def test_gan_eval_scores_a_stackgan_checkpoint(run, tmp_path):
