@@ -180,7 +180,9 @@ def test_both_stage_twos_train_through_the_cli(residual, tmp_path):
     assert result.returncode == 0, result.stderr[-1500:]
     ckpt = read_checkpoint(tmp_path / "r")
     G = ckpt["nets"]["G"]
-    assert int(G["stage"]) == 2 and G["stage2.3.weight"].abs().sum() > 0  # trained (the residual: from 0)
+    assert int(G["stage"]) == 2
+    if residual == "true":  # Stage II's last conv starts at zero and has moved
+        assert G["stage2.3.weight"].abs().sum() > 0
     assert str(ckpt["config"]["model"]["g"]["residual"]).lower() == residual
 
 
