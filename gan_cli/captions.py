@@ -22,6 +22,7 @@ VOCAB = ("<pad>", "the", "digit", "is", "on", "left", "right", "of", "at", "top"
          *(str(d) for d in range(10)))
 INDEX = {word: i for i, word in enumerate(VOCAB)}
 SIZE, FAR = 64, 34  # the canvas; the offset of the second digit's 28x28 box (near: 2)
+MID = (SIZE - 28) // 2  # the offset of a box centred on the canvas
 
 
 def text(layout) -> str:
@@ -75,17 +76,27 @@ def swapped(layout, shift: int = 1) -> tuple[int, int, int]:
 def boxes(layout) -> list[tuple[int, int, int]]:
     """(digit, row, column) of each 28x28 box on the canvas, before jitter."""
     rel, a, b = layout
-    mid = (SIZE - 28) // 2
     if rel == 0:
-        return [(a, mid, 2), (b, mid, FAR)]
+        return [(a, MID, 2), (b, MID, FAR)]
     if rel == 1:
-        return [(a, mid, FAR), (b, mid, 2)]
+        return [(a, MID, FAR), (b, MID, 2)]
     if rel == 2:
-        return [(a, 2, mid), (b, FAR, mid)]
+        return [(a, 2, MID), (b, FAR, MID)]
     if rel == 3:
-        return [(a, FAR, mid), (b, 2, mid)]
+        return [(a, FAR, MID), (b, 2, MID)]
     top, left = (rel - 4) // 2, (rel - 4) % 2
     return [(a, FAR if top else 2, FAR if left else 2)]
+
+
+# every box a layout can use (row, column): a pair's left, right, top, bottom; the four corners
+BOXES = ((MID, 2), (MID, FAR), (2, MID), (FAR, MID), (2, 2), (2, FAR), (FAR, 2), (FAR, FAR))
+
+
+def box_digits(layout) -> list[int]:
+    """The digit in each of BOXES, 10 where none: what the picture shows, whatever the caption's
+    word order ("3 left of 7" and "7 right of 3" alike)."""
+    found = {(row, col): digit for digit, row, col in boxes(layout)}
+    return [found.get(box, 10) for box in BOXES]
 
 
 def reading_digits(layout) -> tuple[int, int]:

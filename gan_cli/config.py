@@ -169,7 +169,7 @@ def validate_method(cfg: DictConfig) -> None:
     if "kl_weight" in m:
         _in_range(m, "kl_weight", "method.", 0)
     if "text_encoder" in m:  # StackGAN's; absent from checkpoints written before it (joint)
-        _one_of(m.text_encoder, "method.text_encoder", ("pretrained", "joint"))
+        _one_of(m.text_encoder, "method.text_encoder", ("pretrained", "layout", "joint"))
         _at_least(m, "text_epochs", 1, "method.")
     if "digit_weight" in m:  # StackGAN's; absent from checkpoints written before it (0: no head)
         _in_range(m, "digit_weight", "method.", 0)

@@ -37,6 +37,18 @@ class Range:
         return f"in [{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
 
 
+@dataclass(frozen=True)
+class Choice:
+    """Allowed names for a string option (a closed registry's keys)."""
+    names: tuple[str, ...]
+
+    def __contains__(self, v) -> bool:
+        return v in self.names
+
+    def describe(self) -> str:
+        return f"one of {', '.join(self.names)}"
+
+
 Count = Annotated[int, Range(1)]                           # layer widths, unit and block counts
 Rate = Annotated[float, Range(1e-12)]                      # learning rates: > 0
 NonNegative = Annotated[float, Range(0)]
@@ -65,11 +77,12 @@ def _type_ok(value, kind) -> bool:
 
 
 def _check_value(key: str, value, hint) -> None:
-    """One option against its annotation: bool, int, float, str or a fixed tuple, optional Range."""
+    """One option against its annotation: bool, int, float, str or a fixed tuple, optional Range
+    (or Choice, for a str)."""
     kind, extras = hint, ()
     if typing.get_origin(hint) is Annotated:
         kind, *extras = typing.get_args(hint)
-    limits = next((e for e in extras if isinstance(e, Range)), None)
+    limits = next((e for e in extras if isinstance(e, (Range, Choice))), None)
     if typing.get_origin(kind) is tuple:
         parts = typing.get_args(kind)
         what = f"a list of {len(parts)} numbers" + (f", each {limits.describe()}" if limits else "")

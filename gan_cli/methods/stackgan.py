@@ -99,6 +99,7 @@ class StackGAN(GAN):
         # joint: D learns the encoder (runs before it was pretrained, 2026-12-06, read as joint)
         self.text_encoder = cfg.method.get("text_encoder", "joint")
         self.text_epochs, self.emb_dim = int(cfg.method.get("text_epochs", 1)), int(cfg.model.d.emb_dim)
+        self.text_kind = cfg.model.d.get("text", "gru")  # model.d.text (absent before it existed: gru)
         self.digit_weight = float(cfg.method.get("digit_weight", 0.0))  # absent before it existed: 0
         super().__init__(cfg, info, device)
         digit_tags = {"digits_real": "loss/digits_real", "digits_fake": "loss/digits_fake"}
@@ -111,9 +112,10 @@ class StackGAN(GAN):
         return build_captioned(cfg.model, tuple(info["shape"]), device, self.digit_weight > 0)
 
     def pretrain(self, data: Data, cache_dir) -> None:
-        """method.text_encoder=pretrained: the cached joint image-text encoder (text_embedding.py)."""
-        if self.text_encoder == "pretrained":
-            state = pretrained_text_encoder(data, self.emb_dim, self.text_epochs, cache_dir)
+        """method.text_encoder=pretrained|layout: the cached text encoder (text_embedding.py)."""
+        if self.text_encoder != "joint":
+            state = pretrained_text_encoder(data, self.emb_dim, self.text_epochs, cache_dir,
+                                            self.text_kind, self.text_encoder)
             self.nets["D"].text.load_state_dict(state)
 
     @staticmethod
@@ -124,7 +126,7 @@ class StackGAN(GAN):
         return GAN.info(data)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        fixed = self.text_encoder == "pretrained"  # as StackGAN's: no gradient, so D's Adam leaves it be
+        fixed = self.text_encoder != "joint"  # as StackGAN's: no gradient, so D's Adam leaves it be
         with torch.no_grad() if fixed else nullcontext():
             return self.nets["D"].text(tokens)
 

@@ -74,7 +74,7 @@ def _shared(name: str, z_dim: Count, conditional: bool = False, spectral_norm: b
 ADDED_KEYS = {"pack": 1, "minibatch_std": False}
 ADDED_NET_KEYS = {"dcgan": {"g": {"hidden": 0}, "d": {"hidden": 0}}, "biggan": {"d": {"extra_blocks": 0}},
                   # CA was always on before model.g.ca, and Stage II had no residual before model.g.residual
-                  "stackgan": {"g": {"ca": True, "residual": False}}}
+                  "stackgan": {"g": {"ca": True, "residual": False}, "d": {"text": "gru"}}}
 
 
 def with_added_keys(model: dict) -> dict:
