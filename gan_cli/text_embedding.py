@@ -79,8 +79,9 @@ def train_text_encoder(data: Data, emb_dim: int, epochs: int, kind: str = "gru")
     return {k: v.detach().cpu() for k, v in text.state_dict().items()}
 
 
-def train_layout_encoder(data: Data, emb_dim: int, epochs: int, kind: str = "gru") -> dict:
-    """The text encoder's state after `epochs` passes over the captions, naming each box's digit."""
+def layout_reader(data: Data, emb_dim: int, epochs: int, kind: str = "gru") -> tuple[nn.Module, nn.Module]:
+    """The text encoder and its head (emb_dim -> 8 boxes x 11) after `epochs` passes over the
+    captions, naming each box's digit."""
     torch.manual_seed(SEED)
     tokens = data.meta["tokens"].to(data.x.device)
     targets = torch.tensor([box_digits(layout) for layout in data.meta["layouts"].tolist()],
@@ -99,6 +100,12 @@ def train_layout_encoder(data: Data, emb_dim: int, epochs: int, kind: str = "gru
             loss.backward()
             opt.step()
         log.info(f"Text encoder: epoch {epoch + 1}/{epochs}, layout loss {loss.item():.3f}")
+    return text, head
+
+
+def train_layout_encoder(data: Data, emb_dim: int, epochs: int, kind: str = "gru") -> dict:
+    """The state of layout_reader's text encoder (its head is dropped)."""
+    text, _ = layout_reader(data, emb_dim, epochs, kind)
     return {k: v.detach().cpu() for k, v in text.state_dict().items()}
 
 

