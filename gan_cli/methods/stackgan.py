@@ -12,8 +12,9 @@ the digits in reading order from the picture alone, so G is pushed toward the ca
 even while the matching-aware D still ignores them (docs/methods/stackgan.md).
 
 The text encoder sits in D (so checkpoints hold it). By default it is pretrained once on the
-canvases and their captions (a joint image-text embedding, cached: gan_cli/text_embedding.py) and
-fixed, as the paper's; method.text_encoder=joint lets D learn it instead. G reads its embedding as
+training captions to name the digit in each box of the canvas (method.text_encoder=layout, cached:
+gan_cli/text_embedding.py) and fixed, as the paper's encoder is; =pretrained learns a joint
+image-text embedding instead, and =joint lets D learn it. G reads its embedding as
 a constant. The labels of the data (placement x digit) only judge,
 in the canvas classifier's metrics; caption_accuracy reads each digit and where the ink is.
 """
