@@ -266,12 +266,13 @@ def test_the_pretrained_text_encoder_is_cached_fixed_and_healed(tmp_path):
 
 
 def test_a_run_from_before_the_pretrained_encoder_resumes_with_d_learning_it(tmp_path):
-    """A checkpoint written before method.text_encoder, method.digit_weight and model.g.ca
-    existed (D learned the encoder, had no digit head, G sampled c) resumes from the run alone
-    and goes on as it was."""
+    """A checkpoint written before method.text_encoder, method.digit_weight, model.g.ca and
+    model.d.text existed (D learned a GRU encoder, had no digit head, G sampled c) resumes from
+    the run alone and goes on as it was."""
     run = tmp_path / "old"
     first = run_gan("train", *TINY, "eval=off", "train.steps=1", "method.text_encoder=joint",
-                    "method.digit_weight=0", "model.g.ca=true", f"paths.data_dir={tmp_path / 'data'}",
+                    "method.digit_weight=0", "model.g.ca=true", "model.d.text=gru",
+                    f"paths.data_dir={tmp_path / 'data'}",
                     f"hydra.run.dir={run}")
     assert first.returncode == 0, first.stderr[-1500:]
     path = run / "checkpoints" / "last.pt"
