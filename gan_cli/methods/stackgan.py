@@ -57,6 +57,26 @@ def read_captions(images: torch.Tensor, layouts: list, classify) -> torch.Tensor
     return digits_right & (inside >= 0.8)
 
 
+def layout_pairs(layouts: list, n: int, gen: torch.Generator) -> tuple[list, torch.Tensor, torch.Tensor]:
+    """n (layout, i, j): two different training canvases i != j of one layout, the layout drawn
+    at random among those with two or more canvases."""
+    by_layout = {}
+    for i, layout in enumerate(layouts):
+        by_layout.setdefault(tuple(layout), []).append(i)
+    groups = [group for group in by_layout.values() if len(group) > 1]
+    firsts, seconds = [], []
+    for pick in torch.randint(len(groups), (n,), generator=gen).tolist():
+        a, b = torch.randperm(len(groups[pick]), generator=gen)[:2].tolist()
+        firsts.append(groups[pick][a])
+        seconds.append(groups[pick][b])
+    return [tuple(layouts[i]) for i in firsts], torch.tensor(firsts), torch.tensor(seconds)
+
+
+def spread(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean L2 distance between paired images (N, C, H, W)."""
+    return (a - b).flatten(1).norm(dim=1).mean().item()
+
+
 def _layouts(o: dict, n: int) -> list:
     """n copies of caption=...'s layout (refused in one line if it has a word outside the vocabulary)."""
     caption = o.get("caption")
@@ -226,7 +246,7 @@ class StackGAN(GAN):
 
     def evaluator(self, data: Data, eval_cfg, cache_dir):
         """Canvas-classifier metrics (FID etc.) of the current stage (and Stage I's, upsampled,
-        in stage 2), and caption accuracy on seen and on held-out captions."""
+        in stage 2), caption accuracy on seen and on held-out captions, and caption_variety."""
         score, settings = make_scorer(data, eval_cfg, cache_dir, False)
         if score is None:  # eval=off
             return None, settings
@@ -243,6 +263,9 @@ class StackGAN(GAN):
         real = data.batch(torch.arange(n_real, device=data.x.device))
         floor = read_captions(real, data_layouts[:n_real], read)
         settings["real_caption_accuracy"] = floor.float().mean().item()
+        # caption_variety's unit: two real canvases of one layout differ by the digits' style and place
+        pair_layouts, i, j = layout_pairs(data_layouts, 256, gen)
+        real_spread = spread(data.batch(i.to(data.x.device)), data.batch(j.to(data.x.device)))
         self.reference = settings.get("real_reference")
 
         def evaluate(nets, seed=0) -> dict:
@@ -257,6 +280,9 @@ class StackGAN(GAN):
             for name, layouts in (("seen", seen_set), ("held_out", held_set)):
                 right = read_captions(self.draw_layouts(nets, layouts, seed), layouts, read)
                 metrics[f"caption_accuracy_{name}"] = right.float().mean().item()
+            # one caption, two z: 1 as varied as two real canvases of it, 0 one picture per caption
+            twice = [self.draw_layouts(nets, pair_layouts, seed + k) for k in (0, 1)]
+            metrics["caption_variety"] = spread(*twice) / real_spread
             return metrics
         return evaluate, settings
 
