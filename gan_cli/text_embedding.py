@@ -58,24 +58,32 @@ def contrastive_loss(u: torch.Tensor, v: torch.Tensor, same: torch.Tensor) -> to
     return -((target * s.log_softmax(1)).sum(1).mean() + (target * s.log_softmax(0)).sum(0).mean()) / 2
 
 
+def fit(params: list, n: int, epochs: int, loss_of, what: str) -> None:
+    """Adam over params for `epochs` passes over n rows in shuffled batches; loss_of(idx) -> loss."""
+    opt = torch.optim.Adam(params, LR)
+    batch = min(BATCH, n)
+    for epoch in range(epochs):
+        order = torch.randperm(n, device=params[0].device)
+        for i in range(0, n - batch + 1, batch):
+            loss = loss_of(order[i:i + batch])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        log.info(f"Text encoder: epoch {epoch + 1}/{epochs}, {what} loss {loss.item():.3f}")
+
+
 def train_text_encoder(data: Data, emb_dim: int, epochs: int, kind: str = "gru") -> dict:
     """The text encoder's state after `epochs` passes over the data with the contrastive loss."""
     torch.manual_seed(SEED)
     x, tokens = data.x, data.meta["tokens"].to(data.x.device)
     text = TEXT_ENCODERS[kind](emb_dim).to(x.device)
     image = image_encoder(data.shape[0], data.shape[-1], emb_dim).to(x.device)
-    opt = torch.optim.Adam([*image.parameters(), *text.parameters()], LR)
-    batch = min(BATCH, len(x))
-    for epoch in range(epochs):
-        order = torch.randperm(len(x), device=x.device)
-        for i in range(0, len(x) - batch + 1, batch):
-            idx = order[i:i + batch]
-            same = (tokens[idx][:, None] == tokens[idx][None]).all(-1)
-            loss = contrastive_loss(image(data.batch(idx)), text(tokens[idx]), same)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        log.info(f"Text encoder: epoch {epoch + 1}/{epochs}, contrastive loss {loss.item():.3f}")
+
+    def loss_of(idx):
+        same = (tokens[idx][:, None] == tokens[idx][None]).all(-1)
+        return contrastive_loss(image(data.batch(idx)), text(tokens[idx]), same)
+
+    fit([*image.parameters(), *text.parameters()], len(x), epochs, loss_of, "contrastive")
     return {k: v.detach().cpu() for k, v in text.state_dict().items()}
 
 
@@ -88,18 +96,12 @@ def layout_reader(data: Data, emb_dim: int, epochs: int, kind: str = "gru") -> t
                            device=tokens.device)                                     # (N, 8)
     text = TEXT_ENCODERS[kind](emb_dim).to(tokens.device)
     head = nn.Linear(emb_dim, len(BOXES) * 11).to(tokens.device)
-    opt = torch.optim.Adam([*head.parameters(), *text.parameters()], LR)
-    batch = min(BATCH, len(tokens))
-    for epoch in range(epochs):
-        order = torch.randperm(len(tokens), device=tokens.device)
-        for i in range(0, len(tokens) - batch + 1, batch):
-            idx = order[i:i + batch]
-            e = text(tokens[idx], DROPOUT) if kind == "mlp" else text(tokens[idx])
-            loss = F.cross_entropy(head(e).view(-1, 11), targets[idx].flatten())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        log.info(f"Text encoder: epoch {epoch + 1}/{epochs}, layout loss {loss.item():.3f}")
+
+    def loss_of(idx):
+        e = text(tokens[idx], DROPOUT) if kind == "mlp" else text(tokens[idx])
+        return F.cross_entropy(head(e).view(-1, 11), targets[idx].flatten())
+
+    fit([*head.parameters(), *text.parameters()], len(tokens), epochs, loss_of, "layout")
     return unit_scale(text, head, tokens)
 
 
