@@ -181,7 +181,7 @@ class PlacedWords(nn.Module):
     """tokens (B, L) -> a word embedding at each of the caption's 12 places -> flattened -> FC,
     ReLU, FC: (B, emb_dim). Unlike the GRU it sees every place at once, so a new combination of
     seen words at seen places still lands near what they mean: pretrained to name each box's
-    digit, it reads held-out captions whole in 0.93-0.95 of them, the GRU in 0.03-0.25
+    digit, it names every box of 0.95 of the held-out captions, the GRU of 0.12-0.25
     (docs/methods/stackgan.md). Shorter token lists are padded. dropout: on the placed words, for
     pretraining only."""
 
