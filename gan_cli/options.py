@@ -111,5 +111,15 @@ def check_options(fn, options: dict, key: str, skip=("self", "shape", "z_dim", "
             _check_value(f"{key}.{name}", value, hints[name])
         elif not isinstance(value, PLAIN):
             raise ConfigError(f"{key}.{name}={value} is not allowed: a plain value")
-        checked[name] = tuple(value) if isinstance(value, list) else value
+        checked[name] = _as_hinted(value, hints.get(name))
     return checked
+
+
+def _as_hinted(value, hint):
+    """value with lists as tuples and ints as floats where the hint says float: `optim.g.betas=[0,0.99]`
+    reaches torch as (0.0, 0.99), which Adam requires (it refuses a mix of int and float)."""
+    kind = typing.get_args(hint)[0] if typing.get_origin(hint) is Annotated else hint
+    if isinstance(value, (list, tuple)):
+        parts = typing.get_args(kind) if typing.get_origin(kind) is tuple else ()
+        return tuple(_as_hinted(v, t) for v, t in zip(value, parts)) if parts else tuple(value)
+    return float(value) if kind is float and isinstance(value, int) and not isinstance(value, bool) else value

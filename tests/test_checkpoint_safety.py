@@ -155,6 +155,15 @@ def test_model_and_optimizer_options_are_checked(override, needle, tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+def test_integer_betas_reach_adam_as_floats(tmp_path):
+    """`optim.d.betas=[0,0.99]` (StyleGAN2's betas as a user types them): torch's Adam refuses a mix
+    of int and float, so the checked options carry floats."""
+    result = run_gan("train", *TINY, *RING, "optim.d.betas=[0,0.99]", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    opt = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["opts"]["d"]
+    assert opt["param_groups"][0]["betas"] == (0.0, 0.99)
+
+
 def test_sgd_momentum_is_checked(tmp_path):
     one_line_error(run_gan("train", *TINY, *RING, "optim=sgd", "optim.g.momentum=-1",
                            f"hydra.run.dir={tmp_path}"), "optim.g.momentum=-1")
