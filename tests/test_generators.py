@@ -13,7 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import SCALARS, Even
 from gan_cli.config import validate_sample
 from gan_cli.errors import ConfigError
 from gan_cli.losses import make_game, wgan_drift_d
-from gan_cli.models import build_generator
+from gan_cli.models import build_discriminator, build_generator
 from gan_cli.models.biggan import truncated_normal
 from gan_cli.models.equalized import channel_plan
 from gan_cli.models.progan import ProGANDiscriminator, ProGANGenerator, progan_phase
@@ -72,6 +72,21 @@ def test_a_model_brings_its_papers_optimizer_and_loss():
     assert compose_train(["data=mnist", "model=progan"]).optim.g.lr == 1e-3  # beats the dataset's recipe
     assert picked["biggan"].train.d_steps == 4  # BigGAN-PyTorch's CIFAR-10 script
     assert compose_train(["model=biggan", "train.d_steps=2"]).train.d_steps == 2
+
+
+def test_stylegans_d_judges_packs_of_four():
+    """Without PacGAN, stylegan's G collapsed to one digit under its paper's game at every setting
+    tried (docs/methods/families.md); D on packs of 4 keeps the samples apart. One logit per pack,
+    and a pack of four copies of one image reads differently from four different images (the
+    other pack moves too, a little: D's minibatch std spans the packs)."""
+    cfg = compose_train(["model=stylegan", *SMALL["stylegan"]])
+    assert cfg.model.pack == 4 and compose_train(["model=stylegan", "model.pack=1"]).model.pack == 1
+    torch.manual_seed(0)
+    D = build_discriminator(cfg.model, (1, 28, 28))
+    x = torch.randn(8, 1, 28, 28)
+    assert D(x).shape == (2,)
+    same = torch.cat([x[:1].expand(4, -1, -1, -1), x[4:]])
+    assert not torch.allclose(D(same)[0], D(x)[0], atol=0.1)
 
 
 def test_the_command_line_beats_a_models_paper_settings():
