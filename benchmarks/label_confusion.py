@@ -28,7 +28,7 @@ from gan_cli.features import classifier_space
 from gan_cli.translate_eval import DIRECTIONS, translate
 
 
-def counts(rows: torch.Tensor, cols: torch.Tensor, k: int, classes: int = 10) -> torch.Tensor:
+def counts(rows: torch.Tensor, cols: torch.Tensor, k: int, classes: int) -> torch.Tensor:
     """(k, classes) counts of (row, column) pairs."""
     return torch.bincount(rows.cpu() * classes + cols.cpu(), minlength=k * classes).reshape(k, classes)
 
@@ -45,7 +45,7 @@ def translation(nets, data: Domains, space, n: int) -> None:
               f"source classifier on the translations {(by_source == y).double().mean():.3f}, "
               f"on the untranslated images {(spaces[s].classify(x).cpu() == y).double().mean():.3f}")
         print("rows: source label, columns: the target classifier's reading")
-        print(counts(y, by_target, 10))
+        print(counts(y, by_target, 10, 10))
 
 
 def codes(method, nets, data, space, n: int) -> None:
