@@ -187,6 +187,10 @@ def validate_method(cfg: DictConfig) -> None:
     _at_least(m, "continuous", 0, "method.")
     for key in ("lambda_cat", "lambda_cont"):
         _in_range(m, key, "method.", 0)
+    if "labelled" in m:  # absent from checkpoints written before semi-supervised InfoGAN (0: none)
+        _at_least(m, "labelled", 0, "method.")
+        _check(m.labelled % sizes[0] == 0, "method.labelled", m.labelled,
+               f"0 or a multiple of method.categorical[0]={sizes[0]} (as many labelled images of each class)")
     _check(not cfg.model.get("conditional", False), "model.conditional", True,
            "method=infogan learns its codes without labels: false")
     from gan_cli.models import check_q_head

@@ -221,6 +221,7 @@ class InfoGanMethod:
     lambda_cat: float = MISSING
     lambda_cont: float = MISSING
     learn_std: bool = MISSING
+    labelled: int = MISSING
     q: Any = MISSING  # checked against InfoDiscriminator's annotated signature (models/info.py)
 
 

@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import SCALARS, Even
 import gan_cli.run
 from gan_cli.errors import ConfigError
 from gan_cli.losses import categorical_nll, gaussian_nll
-from gan_cli.methods.infogan import Codes
+from gan_cli.methods.infogan import Codes, labelled_rows
 from gan_cli.metrics import code_accuracy
 from gan_cli.run import train
 from gan_cli.sample import sample
@@ -159,10 +159,8 @@ def test_other_models_and_options(model, root, tmp_path):
     assert results["final"]["mi_categorical"] <= math.log(10) + math.log(3)
 
 
-def test_labels_never_reach_g_or_d(root, tmp_path, monkeypatch):
-    """Shuffled labels train exactly the same networks: they only judge."""
-    args = info_args(root, "data=fashion_mnist")
-    train(compose_train(args), tmp_path / "a")
+def shuffle_labels(monkeypatch) -> None:
+    """From now on the runner loads the data with its labels shuffled (a fixed permutation)."""
     load = gan_cli.run.load_data
 
     def shuffled(cfg, device):
@@ -171,6 +169,13 @@ def test_labels_never_reach_g_or_d(root, tmp_path, monkeypatch):
         data.labels = data.labels[perm]
         return data
     monkeypatch.setattr(gan_cli.run, "load_data", shuffled)
+
+
+def test_labels_never_reach_g_or_d(root, tmp_path, monkeypatch):
+    """Shuffled labels train exactly the same networks: they only judge."""
+    args = info_args(root, "data=fashion_mnist")
+    train(compose_train(args), tmp_path / "a")
+    shuffle_labels(monkeypatch)
     train(compose_train(args), tmp_path / "b")
     a, b = states(tmp_path / "a")["nets"], states(tmp_path / "b")["nets"]
     assert all(torch.equal(a[n][k], b[n][k]) for n in a for k in a[n])
@@ -292,3 +297,50 @@ def test_q_reads_the_fully_connected_features_of_infogans_networks(root, tmp_pat
     results = train(compose_train(info_args(root, "model.g.hidden=16", "model.d.hidden=12")), tmp_path)
     assert results["status"] == "completed"
     assert states(tmp_path)["nets"]["D"]["Q.1.weight"].shape[1] == 12
+
+
+# --- semi-supervised InfoGAN (method.labelled) ---------------------------------------------------
+
+def test_labelled_rows_take_as_many_of_each_class_and_repeat_with_the_seed():
+    labels = torch.arange(10).repeat(30)  # 30 of each class
+    rows = labelled_rows(labels, 50, 10, seed=0)
+    assert torch.bincount(labels[rows], minlength=10).tolist() == [5] * 10
+    assert len(set(rows.tolist())) == 50
+    assert torch.equal(rows, labelled_rows(labels, 50, 10, seed=0))
+    assert not torch.equal(rows, labelled_rows(labels, 50, 10, seed=1))
+    with pytest.raises(ConfigError, match="method.labelled=400 is not allowed here: 40 images of each class, "
+                                          "and class 0 has 30"):
+        labelled_rows(labels, 400, 10, seed=0)
+
+
+def test_labelled_images_reach_q(root, tmp_path, monkeypatch):
+    """With method.labelled the labels train Q (shuffled labels give other weights, unlike
+    test_labels_never_reach_g_or_d), the labelled CE is logged, and resume stays exact."""
+    args = info_args(root, "data=mnist", "method.labelled=20", "train.steps=6", "train.ckpt_every=100",
+                     "train.lr_decay_from=1")  # mnist recipe: decay over the second half of train.steps
+    full = train(compose_train(args), tmp_path / "a")
+    acc = EventAccumulator(str(tmp_path / "a"), size_guidance={SCALARS: 0})
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("info/ce_labelled")] == [2, 4, 6]
+    train(compose_train([*args, "train.steps=3"]), tmp_path / "part")
+    resumed = train(compose_train([*args, f"train.resume={tmp_path / 'part'}"]), tmp_path / "part")
+    assert resumed["final"] == full["final"]
+    shuffle_labels(monkeypatch)
+    train(compose_train(args), tmp_path / "b")
+    a, b = states(tmp_path / "a")["nets"]["D"], states(tmp_path / "b")["nets"]["D"]
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("method.labelled=15", "method.labelled=15 is not allowed: 0 or a multiple of method.categorical[0]=10"),
+    ("method.labelled=-10", "method.labelled=-10 is not allowed: must be an integer >= 0"),
+])
+def test_bad_labelled_settings(override, needle, root, tmp_path):
+    with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+        train(compose_train(info_args(root, override)), tmp_path)
+
+
+def test_labelled_needs_a_code_per_class(root, tmp_path):
+    one_line_error(run_gan("train", *info_args(root, "data=fashion_mnist", "method.categorical=[5]",
+                                               "method.labelled=10"), f"hydra.run.dir={tmp_path / 'run'}"),
+                   "method.labelled=10 needs method.categorical[0] to be the data's 10 classes: it is 5")

@@ -11,7 +11,9 @@ and a Q head on D's body that reads c back from G(z, c).
 H(c) - L/lambda is the variational lower bound L_I on I(c; G(z, c)); H(c) is a constant, so
 minimising L maximises the bound (Chen et al. eq. 6). Q is part of D's module and trained by
 D's optimizer (as in openai/InfoGAN). The labels of the data never reach G, D or Q: they only
-judge, in the `code_accuracy` metric.
+judge, in the `code_accuracy` metric. The exception is semi-supervised InfoGAN (Spurr et al.
+2017), method.labelled > 0: D's cost then adds lambda_cat * CE(y, Q_1(x)) on labelled reals (x, y),
+so that value k of the first categorical code comes to mean class k.
 """
 
 import math
@@ -27,6 +29,19 @@ from gan_cli.losses import categorical_nll, gaussian_nll
 from gan_cli.methods.gan import GAN
 from gan_cli.models import build_info_models, fade_reals, noise
 from gan_cli.readers import Data
+
+
+def labelled_rows(labels: torch.Tensor, n: int, k: int, seed: int) -> torch.Tensor:
+    """Semi-supervised InfoGAN's labelled set: n // k rows of each class 0..k-1 of `labels` (N,),
+    drawn once from a generator seeded by the run's seed, so that resume finds the same rows."""
+    perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    shuffled = labels.cpu()[perm]
+    rows = [perm[shuffled == c][: n // k] for c in range(k)]
+    short = [c for c, r in enumerate(rows) if len(r) < n // k]
+    if short:
+        raise ConfigError(f"method.labelled={n} is not allowed here: {n // k} images of each class, "
+                          f"and class {short[0]} has {len(rows[short[0]])}")
+    return torch.cat(rows).to(labels.device)
 
 
 @dataclass(frozen=True)
@@ -121,9 +136,11 @@ class InfoGAN(GAN):
         self.codes = Codes(tuple(int(k) for k in m.categorical), int(m.continuous), bool(m.learn_std))
         self.lambda_cat, self.lambda_cont, self.q_cfg = float(m.lambda_cat), float(m.lambda_cont), m.get("q")
         self.entropy = sum(math.log(k) for k in self.codes.categorical)  # H of the categorical codes
+        self.labelled, self.seed, self.rows = int(m.get("labelled", 0)), int(cfg.seed), None
         super().__init__(cfg, info, device)
         self.tags.update({"loss_info": "loss/info", "mi_categorical": "info/mi_categorical",
-                          "nll_continuous": "info/nll_continuous"})
+                          "nll_continuous": "info/nll_continuous",
+                          **({"ce_labelled": "info/ce_labelled"} if self.labelled else {})})
         self.last_info = {}
 
     def build(self, cfg, info: dict, device):
@@ -165,7 +182,25 @@ class InfoGAN(GAN):
         fake_logits, q = fake_logits.float(), q.float()
         loss_info, self.last_info = self.info_cost(q, idx, cont)  # logged: the last D step's
         loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=fake_logits) + INFO_SCALE * loss_info
+        if self.labelled:
+            loss_d = loss_d + INFO_SCALE * self.lambda_cat * self.labelled_cost(data)
         return loss_d + self.penalties(real, fake, None), real_logits, fake_logits
+
+    def labelled_cost(self, data: Data) -> torch.Tensor:
+        """ss-InfoGAN: CE(y, Q_1(x)) on a minibatch of the labelled reals (x, y), drawn with
+        replacement; Q_1 is Q's first categorical code, whose value k is to mean class k."""
+        D, k = self.nets["D"], self.codes.categorical[0]
+        if self.rows is None:
+            if data.num_classes != k:
+                raise ConfigError(f"method.labelled={self.labelled} needs method.categorical[0] to be "
+                                  f"the data's {data.num_classes} classes: it is {k}")
+            self.rows = labelled_rows(data.labels, self.labelled, k, self.seed)
+        pick = self.rows[torch.randint(len(self.rows), (self.batch_size,), device=self.rows.device)]
+        with self.amp.autocast():
+            q = D.heads(seen(self.augment, fade_reals(D, data.batch(pick))))[1]
+        ce = categorical_nll(logits=q.float()[:, :k], codes=data.labels[pick])
+        self.last_info["ce_labelled"] = ce.detach()
+        return ce
 
     def g_cost(self, device) -> torch.Tensor:
         """J_G + L on fresh z, c (D and Q fixed by g_step)."""
