@@ -27,6 +27,14 @@ def test_the_command_line_overrides_each_part_of_a_recipe():
     assert compose_train(["optim=adam_mixture"]).optim.d.lr == 1e-3
 
 
+@pytest.mark.parametrize("data", ["mnist", "fashion_mnist"])
+def test_infogan_brings_its_papers_batch(data):
+    """method=infogan trains at openai/InfoGAN's batch of 128 over any dataset's recipe; the
+    command line still wins."""
+    assert compose_train(["method=infogan", f"data={data}"]).train.batch_size == 128
+    assert compose_train(["method=infogan", "train.batch_size=64"]).train.batch_size == 64
+
+
 def test_sweep_presets_start_from_the_recipe():
     cfg = compose_train(["sweep=seeds"])
     assert (cfg.data.name, cfg.model.name, cfg.optim.g.lr, cfg.train.steps) == ("ring8", "mlp", 1e-3, 1500)
