@@ -13,9 +13,14 @@ The transforms (train.augment_ops) follow DiffAugment's reference code (images i
     cutout       a square of half the size, at a random centre, set to 0
     color        brightness + U(-0.5, 0.5), saturation x U(0, 2), contrast x U(0.5, 1.5)
 None changes a digit's class (no flips, no 90-degree turns). Samples and metrics never see them.
+
+warp (not a train.augment_ops name) is InfoGAN's method.q_warp: the small changes of slant, size and
+stroke width that Q's categorical code is to be invariant to (as IMSAT's and IIC's clustering codes).
 The state (ADA's p and its running signal) is a buffer of an nn.Module kept among the method's
 nets, so checkpoints keep it and a resume is exact; the draws come from torch's RNG (checkpointed).
 """
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -66,6 +71,26 @@ def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     mask = torch.ones(B, H, W, dtype=x.dtype, device=x.device)
     mask[b, gy, gx] = 0
     return x * mask[:, None]
+
+
+def warp(x: torch.Tensor, strength: float) -> torch.Tensor:
+    """(B, C, H, W) in [-1, 1]: each image turned by up to 15 degrees, sheared by up to 0.3 and scaled
+    by up to 10% (times strength, each uniform), the border's value filling in; then its strokes
+    thickened or thinned by up to half of a 3x3 dilation or erosion (a blend: differentiable)."""
+    B = x.shape[0]
+
+    def u() -> torch.Tensor:  # (B,) uniform in [-1, 1]
+        return torch.rand(B, device=x.device, dtype=x.dtype) * 2 - 1
+
+    angle, shear, scale = u() * strength * math.radians(15), u() * strength * 0.3, 1 + u() * strength * 0.1
+    theta = torch.zeros(B, 2, 3, device=x.device, dtype=x.dtype)  # output -> input coordinates
+    theta[:, 0, 0], theta[:, 0, 1] = scale * torch.cos(angle), -scale * torch.sin(angle) + shear
+    theta[:, 1, 0], theta[:, 1, 1] = scale * torch.sin(angle), scale * torch.cos(angle)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    t = u().view(B, 1, 1, 1) * strength                            # > 0: thicker, < 0: thinner
+    dilated, eroded = F.max_pool2d(x, 3, 1, 1), -F.max_pool2d(-x, 3, 1, 1)
+    return torch.where(t > 0, x + 0.5 * t * (dilated - x), x - 0.5 * t * (eroded - x))
 
 
 OPS = {"translation": translation, "cutout": cutout, "color": color}

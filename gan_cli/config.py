@@ -191,6 +191,9 @@ def validate_method(cfg: DictConfig) -> None:
         _at_least(m, "labelled", 0, "method.")
         _check(m.labelled % sizes[0] == 0, "method.labelled", m.labelled,
                f"0 or a multiple of method.categorical[0]={sizes[0]} (as many labelled images of each class)")
+    if "q_warp" in m:  # absent from checkpoints written before it (0: the paper's Q)
+        _check(_is_number(m.q_warp) and 0 <= m.q_warp <= 1, "method.q_warp", m.q_warp,
+               "a number in [0, 1] (0: Q reads the samples as they are)")
     _check(not cfg.model.get("conditional", False), "model.conditional", True,
            "method=infogan learns its codes without labels: false")
     from gan_cli.models import check_q_head

@@ -222,6 +222,7 @@ class InfoGanMethod:
     lambda_cont: float = MISSING
     learn_std: bool = MISSING
     labelled: int = MISSING
+    q_warp: float = MISSING
     q: Any = MISSING  # checked against InfoDiscriminator's annotated signature (models/info.py)
 
 

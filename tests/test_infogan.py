@@ -14,6 +14,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
 import gan_cli.run
+from gan_cli.augment import warp
 from gan_cli.errors import ConfigError
 from gan_cli.losses import categorical_nll, gaussian_nll
 from gan_cli.methods.infogan import Codes, labelled_rows
@@ -74,7 +75,7 @@ def test_the_information_term_is_halved_like_the_gan_costs(root):
     from gan_cli.data import load_data
     from gan_cli.methods.infogan import InfoGAN
 
-    cfg = compose_train(info_args(root))
+    cfg = compose_train(info_args(root, "method.q_warp=0"))  # Q reads the fakes as they are
     data = load_data(cfg.data, torch.device("cpu"))
     method = InfoGAN(cfg, InfoGAN.info(data), torch.device("cpu"))
     method.game = type(method.game)(**{**method.game.__dict__, "d_loss": lambda **k: 0.0,
@@ -280,6 +281,8 @@ def test_2d_data_is_refused(tmp_path):
     ("+method.q.width=3", "method.q.width is not an option here: allowed hidden"),
     ("method.labelled=15", "method.labelled=15 is not allowed: 0 or a multiple of method.categorical[0]=10"),
     ("method.labelled=-10", "method.labelled=-10 is not allowed: must be an integer >= 0"),
+    ("method.q_warp=1.5", "method.q_warp=1.5 is not allowed: a number in [0, 1]"),
+    ("method.q_warp=-0.1", "method.q_warp=-0.1 is not allowed: a number in [0, 1]"),
 ])
 def test_bad_infogan_settings(override, needle, root, tmp_path):
     with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("]", r"\]")):
@@ -337,3 +340,43 @@ def test_labelled_needs_a_code_per_class(root, tmp_path):
     one_line_error(run_gan("train", *info_args(root, "data=fashion_mnist", "method.categorical=[5]",
                                                "method.labelled=10"), f"hydra.run.dir={tmp_path / 'run'}"),
                    "method.labelled=10 needs method.categorical[0] to be the data's 10 classes: it is 5")
+
+
+# --- Q's invariance (method.q_warp) ------------------------------------------------------------
+
+def test_warp_is_the_identity_at_zero_and_moves_ink_at_one():
+    torch.manual_seed(0)
+    x = -torch.ones(64, 1, 28, 28)
+    x[:, :, 6:22, 13:15] = 1                                   # a vertical bar, 2 px wide
+    assert torch.allclose(warp(x, 0.0), x, atol=1e-5)
+    y = warp(x.requires_grad_(), 1.0)
+    assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1
+    out = y.detach()
+    ink = (out + 1).sum((1, 2, 3)) / (x.detach() + 1).sum((1, 2, 3))
+    assert ink.min() < 0.9 and ink.max() > 1.1                 # strokes thinned in some, thickened in others
+    top, bottom = ((out[:, 0, rows] > 0).float().argmax(2).float() for rows in (slice(6, 9), slice(19, 22)))
+    assert (top - bottom).abs().max() >= 2                     # the bar's top and bottom moved apart
+    y.sum().backward()
+    assert x.grad.abs().sum() > 0                              # Q's cost reaches G through the warp
+
+
+def test_q_reads_the_categorical_codes_from_warped_samples(root, tmp_path, monkeypatch):
+    """Each D step and each G step warps the fakes once, at method.q_warp's strength; resume
+    stays exact; method.q_warp=0 never warps; method=infogan warps at strength 1."""
+    calls = []
+
+    def spy(x, strength):
+        calls.append(strength)
+        return warp(x, strength)
+
+    monkeypatch.setattr("gan_cli.methods.infogan.warp", spy)
+    args = info_args(root, "method.q_warp=0.5", "train.ckpt_every=100", "train.lr_decay_from=1")
+    full = train(compose_train(args), tmp_path / "a")
+    assert calls == [0.5] * 8                                  # 4 iterations: one D step (k=1), one G step
+    train(compose_train([*args, "train.steps=2"]), tmp_path / "part")
+    resumed = train(compose_train([*args, f"train.resume={tmp_path / 'part'}"]), tmp_path / "part")
+    assert resumed["final"] == full["final"]
+    calls.clear()
+    train(compose_train(info_args(root, "method.q_warp=0")), tmp_path / "b")
+    assert calls == []
+    assert compose_train(["method=infogan"]).method.q_warp == 1.0

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from gan_cli.augment import seen
+from gan_cli.augment import seen, warp
 from gan_cli.errors import ConfigError
 from gan_cli.images import image_grid, png_path, save_png
 from gan_cli.losses import categorical_nll, gaussian_nll
@@ -137,6 +137,7 @@ class InfoGAN(GAN):
         self.lambda_cat, self.lambda_cont, self.q_cfg = float(m.lambda_cat), float(m.lambda_cont), m.get("q")
         self.entropy = sum(math.log(k) for k in self.codes.categorical)  # H of the categorical codes
         self.labelled, self.seed, self.rows = int(m.get("labelled", 0)), int(cfg.seed), None
+        self.q_warp = float(m.get("q_warp", 0.0))  # absent from checkpoints written before it
         super().__init__(cfg, info, device)
         self.tags.update({"loss_info": "loss/info", "mi_categorical": "info/mi_categorical",
                           "nll_continuous": "info/nll_continuous",
@@ -178,13 +179,24 @@ class InfoGAN(GAN):
             fake = G(z, self.codes.vector(idx, cont))
         with self.amp.autocast():
             real_logits = D(seen(self.augment, real)).float()
-            fake_logits, q = D.heads(seen(self.augment, fake))  # one pass of D's body for D and Q
+            fake_logits, q = self.heads(fake)
         fake_logits, q = fake_logits.float(), q.float()
         loss_info, self.last_info = self.info_cost(q, idx, cont)  # logged: the last D step's
         loss_d = self.game.d_loss(real_logits=real_logits, fake_logits=fake_logits) + INFO_SCALE * loss_info
         if self.labelled:
             loss_d = loss_d + INFO_SCALE * self.lambda_cat * self.labelled_cost(data)
         return loss_d + self.penalties(real, fake, None), real_logits, fake_logits
+
+    def heads(self, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's logits (B,) and Q's outputs (B, q_outputs) on fakes, one pass of D's body for both.
+        With method.q_warp > 0 Q reads the categorical codes from a warped copy (a second pass),
+        so that they cannot be a slant, size or stroke width, which the continuous codes, read
+        from the fakes as they are, may take."""
+        logits, q = self.nets["D"].heads(seen(self.augment, fake))
+        if self.q_warp > 0:
+            n = sum(self.codes.categorical)
+            q = torch.cat([self.nets["D"].heads(warp(fake, self.q_warp))[1][:, :n], q[:, n:]], 1)
+        return logits, q
 
     def labelled_cost(self, data: Data) -> torch.Tensor:
         """ss-InfoGAN: CE(y, Q_1(x)) on a minibatch of the labelled reals (x, y), drawn with
@@ -204,10 +216,10 @@ class InfoGAN(GAN):
 
     def g_cost(self, device) -> torch.Tensor:
         """J_G + L on fresh z, c (D and Q fixed by g_step)."""
-        G, D = self.nets["G"], self.nets["D"]
+        G = self.nets["G"]
         z, idx, cont = self.latent(self.batch_size, device)
         with self.amp.autocast():
-            fake_logits, q = D.heads(seen(self.augment, G(z, self.codes.vector(idx, cont))))
+            fake_logits, q = self.heads(G(z, self.codes.vector(idx, cont)))
         fake_logits, q = fake_logits.float(), q.float()
         return self.game.g_loss(fake_logits=fake_logits) + INFO_SCALE * self.info_cost(q, idx, cont)[0]
 
