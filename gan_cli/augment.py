@@ -13,11 +13,11 @@ The transforms (train.augment_ops) follow DiffAugment's reference code (images i
     cutout       a square of half the size, at a random centre, set to 0
     color        brightness + U(-0.5, 0.5), saturation x U(0, 2), contrast x U(0.5, 1.5)
 None changes a digit's class (no flips, no 90-degree turns). Samples and metrics never see them.
+The state (ADA's p and its running signal) is a buffer of an nn.Module kept among the method's
+nets, so checkpoints keep it and a resume is exact; the draws come from torch's RNG (checkpointed).
 
 warp (not a train.augment_ops name) is InfoGAN's method.q_warp: the small changes of slant, size and
 stroke width that Q's categorical code is to be invariant to (as IMSAT's and IIC's clustering codes).
-The state (ADA's p and its running signal) is a buffer of an nn.Module kept among the method's
-nets, so checkpoints keep it and a resume is exact; the draws come from torch's RNG (checkpointed).
 """
 
 import math

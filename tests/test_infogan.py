@@ -360,6 +360,23 @@ def test_warp_is_the_identity_at_zero_and_moves_ink_at_one():
     assert x.grad.abs().sum() > 0                              # Q's cost reaches G through the warp
 
 
+def test_heads_take_the_categorical_codes_from_the_warped_copy_and_the_rest_as_is(root, monkeypatch):
+    from gan_cli.data import load_data
+    from gan_cli.methods.infogan import InfoGAN
+
+    cfg = compose_train(info_args(root))                       # method=infogan: q_warp 1
+    method = InfoGAN(cfg, InfoGAN.info(load_data(cfg.data, torch.device("cpu"))), torch.device("cpu"))
+    monkeypatch.setattr("gan_cli.methods.infogan.warp", lambda x, strength: torch.zeros_like(x))
+    fake = torch.rand(5, 1, 28, 28) * 2 - 1
+    logits, q = method.heads(fake)
+    D, n = method.nets["D"], sum(method.codes.categorical)
+    as_is, warped = D.heads(fake), D.heads(torch.zeros_like(fake))
+    assert torch.equal(logits, as_is[0])                       # D judges the fakes as they are
+    assert torch.equal(q[:, :n], warped[1][:, :n])             # the categorical codes from the warped copy
+    assert torch.equal(q[:, n:], as_is[1][:, n:])              # the continuous codes from the fakes
+    assert not torch.equal(q[:, :n], as_is[1][:, :n])
+
+
 def test_q_reads_the_categorical_codes_from_warped_samples(root, tmp_path, monkeypatch):
     """Each D step and each G step warps the fakes once, at method.q_warp's strength; resume
     stays exact; method.q_warp=0 never warps; method=infogan warps at strength 1."""
