@@ -104,6 +104,23 @@ def test_the_python_api_under_torchrun_trains_one_run_on_both_ranks(tmp_path):
     assert results["status"] == "completed" and results["ranks"] == 2 and results["ranks_in_sync"] is True
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_finish_ends_the_gloo_threads_when_the_training_code_is_imported_after_init(tmp_path):
+    """`gan train` joins the group before it imports the training code (torchvision, and through
+    it torch._dynamo). That import once kept the group alive past finish(): its gloo threads
+    outlived the interpreter, and about one exit in 50 aborted with SIGABRT (CI, 2026-12-07)."""
+    script = tmp_path / "job.py"
+    script.write_text("import gc, os\nfrom gan_cli import distributed\ndistributed.init()\n"
+                      "import gan_cli.run  # noqa: F401\ndistributed.finish()\ngc.collect()\n"
+                      "print('threads', len(os.listdir('/proc/self/task')))\n")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           f"--master_port={free_port()}", str(script)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [line for line in done.stdout.splitlines() if line.startswith("threads")] == ["threads 1"] * 2
+
+
 def children(pid: int) -> list[int]:
     """The processes whose parent is pid (torchrun's workers), from /proc."""
     found = []
