@@ -41,8 +41,8 @@ def init() -> None:
     """Join torchrun's process group (env://): gloo for CPU tensors, nccl for CUDA ones."""
     if launched() and not dist.is_initialized():
         # torch._dynamo imported after the group exists (torchvision imports it) keeps the group
-        # alive past destroy_process_group: its gloo threads then outlive the interpreter, and one
-        # exit in about 50 aborted ("terminate called without an active exception", SIGABRT).
+        # alive past destroy_process_group: its gloo threads then outlive the interpreter, and 2
+        # exits in about 180 aborted ("terminate called without an active exception", SIGABRT).
         import torch._dynamo  # noqa: F401
         backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend, timeout=TIMEOUT)
